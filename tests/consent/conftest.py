@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import replace
@@ -15,6 +14,7 @@ from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.engine.pipeline import FacePipeline
 from tests.support.consent import FakeClock, World, make_world, second_worker
+from tests.support.ledger_template import seed_ledger
 from tests.support.postgres import PostgresServer
 from tests.support.thresholds import TEST_FMR, write_test_thresholds
 
@@ -48,8 +48,13 @@ def open_service(
     settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock
 ) -> Callable[[], OptinFace]:
     """Opens this test's deployment (its settings, the real engine, the clock): the ``service``
-    fixture's, and again in the tests that close it, crash it or restore a copy under it."""
-    return functools.partial(OptinFace.open, settings, pipeline=pipeline, clock=clock)
+    fixture's, and again in the tests that close it, crash it or restore a copy under it. The
+    first opens a copy of a migrated ledger (:mod:`tests.support.ledger_template`)."""
+    def open_it() -> OptinFace:
+        seed_ledger(settings)
+        return OptinFace.open(settings, pipeline=pipeline, clock=clock)
+
+    return open_it
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ from optinface.consent.service import OptinFace
 from optinface.consent.tables import SubjectToken
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.settings import DEFAULT_THRESHOLDS
+from tests.support.ledger_template import seed_ledger
 from tests.support.thresholds import TEST_FMR, write_test_thresholds
 
 
@@ -76,8 +77,10 @@ def deployment(
     data_root: Path, pipeline: FacePipeline, *, clock: Clock | None = None, **overrides: object
 ) -> Iterator[tuple[ApiSettings, OptinFace, TestClient, Keys]]:
     """A fresh deployment on ``data_root``: settings, open service, client, one key per role;
-    on ``clock`` for a test that lets days pass (the system clock otherwise)."""
+    on ``clock`` for a test that lets days pass (the system clock otherwise). Its SQLite ledger
+    starts as a copy of a migrated one (:mod:`tests.support.ledger_template`)."""
     settings = settings_for_tests(data_root, **overrides)
+    seed_ledger(settings)
     service = OptinFace.open(settings, pipeline=pipeline, clock=clock)
     try:
         with TestClient(create_app(settings, service=service)) as client:
