@@ -71,8 +71,8 @@ def world(service: OptinFace, clock: FakeClock) -> World:
 
 @pytest.fixture
 def pg_settings(settings: ConsentSettings, postgres: PostgresServer) -> ConsentSettings:
-    """This test's deployment on a fresh database of the session's PostgreSQL server."""
-    return settings.model_copy(update={"database_url": postgres.new_database()})
+    """This test's deployment on a fresh ledger of the session's PostgreSQL server."""
+    return settings.model_copy(update={"database_url": postgres.new_ledger()})
 
 
 @pytest.fixture

@@ -22,12 +22,13 @@ BACKEND_ENV = "OPTINFACE_TEST_BACKEND"
 
 def url_for_backend(request: pytest.FixtureRequest) -> str | None:
     """The database URL for the backend a fixture was parametrised with: None (SQLite in the
-    data directory) or a new database on the session's server (the ``postgres`` fixture)."""
+    data directory) or a new ledger on the session's server (the ``postgres`` fixture), its
+    schema migrated (:meth:`tests.support.postgres.PostgresServer.new_ledger`)."""
     default = os.environ.get(BACKEND_ENV, "sqlite")
     if getattr(request, "param", default) == "sqlite":
         return None
     server: PostgresServer = request.getfixturevalue("postgres")
-    return server.new_database()
+    return server.new_ledger()
 
 on_both_backends = pytest.mark.parametrize("module_deployment", BACKENDS, indirect=True,
                                            scope="module")

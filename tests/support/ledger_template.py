@@ -5,9 +5,10 @@ Migrating a fresh ledger (every revision of ``consent/migrations``, table by tab
 0.3 s of the 0.8 s a test deployment took to open on the 2-core VM, paid by well over a
 thousand tests. The copy is what the service's own :func:`consent.db.migrate` made, and the
 service still runs it at every start (at the head revision it has nothing to do), so what the
-tests open is the same ledger. Migrating from nothing is tested where it is the subject:
-``tests/consent/test_migrations.py``, and every server and command the suite starts in a
-process of its own (``tests/support/server.py``, the CLI tests) migrates its own ledger.
+tests open is the same ledger, and ``tests/consent/test_migrations.py``'s check that the
+migrations build the schema the models declare still checks what they build. Every server and
+command the suite starts in a process of its own (``tests/support/server.py``, the CLI tests)
+migrates its ledger from nothing.
 """
 
 from __future__ import annotations
