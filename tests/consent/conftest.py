@@ -13,6 +13,7 @@ import pytest
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.engine.pipeline import FacePipeline
+from tests.support.backends import ledger_for
 from tests.support.consent import FakeClock, World, make_world, second_worker
 from tests.support.ledger_template import seed_ledger
 from tests.support.postgres import PostgresServer
@@ -70,9 +71,10 @@ def world(service: OptinFace, clock: FakeClock) -> World:
 
 
 @pytest.fixture
-def pg_settings(settings: ConsentSettings, postgres: PostgresServer) -> ConsentSettings:
+def pg_settings(request: pytest.FixtureRequest, settings: ConsentSettings,
+                postgres: PostgresServer) -> ConsentSettings:
     """This test's deployment on a fresh ledger of the session's PostgreSQL server."""
-    return settings.model_copy(update={"database_url": postgres.new_ledger()})
+    return settings.model_copy(update={"database_url": ledger_for(request, postgres)})
 
 
 @pytest.fixture

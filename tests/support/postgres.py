@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+from psycopg.rows import TupleRow
 
 from optinface.consent.db import make_engine, migrate
 from tests.support.polling import eventually
@@ -61,6 +62,12 @@ class PostgresServer:
             command = ["runuser", "-u", SERVER_USER, "--", *command]
         return command
 
+    def _maintenance(self) -> psycopg.Connection[TupleRow]:
+        """An autocommit session on the ``postgres`` database, for what is done from outside
+        the database it acts on (create, drop, checkpoint)."""
+        return psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
+                               autocommit=True)
+
     def _run(self, *argv: str) -> None:
         subprocess.run(self._command(*argv), check=True, capture_output=True, cwd=self.root)
 
@@ -92,8 +99,7 @@ class PostgresServer:
         """Stop at once, as a crash would, but with every commit's WAL written first: without
         ``synchronous_commit`` a commit of the last few hundred milliseconds would otherwise be
         lost (a key made just before, then unknown after :meth:`resume`)."""
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
-                             autocommit=True) as connection:
+        with self._maintenance() as connection:
             connection.execute("CHECKPOINT")
         self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
@@ -104,8 +110,7 @@ class PostgresServer:
         """A fresh empty database (or a copy of the database ``template``); its SQLAlchemy URL."""
         name = f"t_{uuid.uuid4().hex[:12]}"
         copied = f' TEMPLATE "{template}"' if template else ""
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
-                             autocommit=True) as connection:
+        with self._maintenance() as connection:
             connection.execute(f'CREATE DATABASE "{name}"{copied}')
         return self.url(name)
 
@@ -139,6 +144,11 @@ class PostgresServer:
 
         assert eventually(copied, within=30), f"template {template} still in use after 30 s"
         return copies[0]
+
+    def drop(self, url: str) -> None:
+        """Drop the database at ``url``, ending any session still on it (``WITH (FORCE)``)."""
+        with self._maintenance() as connection:
+            connection.execute(f'DROP DATABASE "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
     def dump(self, url: str, target: Path, *, clean: bool = False) -> Path:
         """``pg_dump`` of the database at ``url``, as an operator's nightly backup takes it;
