@@ -18,22 +18,20 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
-from optinface.consent.db import make_engine, migrate, sqlite_file
+from optinface.consent.db import sqlite_file
 from optinface.consent.settings import ConsentSettings
 from optinface.engine.files import PRIVATE_MODE
+from tests.support.migrations import migrated_as_at_start
 
-LEDGER = "optinface.db"
+TEMPLATE = "template.db"
+"""The template's own file name, in its own folder (a copy goes where the settings say)."""
 
 
 @cache
 def _migrated() -> tempfile.TemporaryDirectory[str]:
     """The folder holding this process's migrated ledger (removed when the process ends)."""
     folder = tempfile.TemporaryDirectory(prefix="optinface-ledger-")
-    engine = make_engine(f"sqlite:///{Path(folder.name) / LEDGER}")
-    try:
-        migrate(engine)
-    finally:
-        engine.dispose()  # the last connection closed: the WAL folded into the file
+    migrated_as_at_start(f"sqlite:///{Path(folder.name) / TEMPLATE}")
     return folder
 
 
@@ -43,8 +41,8 @@ def seed_ledger(settings: ConsentSettings) -> None:
     ledger = sqlite_file(settings.url)
     if ledger is None or ledger.exists():
         return
-    template = Path(_migrated().name) / LEDGER
-    assert not template.with_name(LEDGER + "-wal").exists(), "the template's WAL not folded"
+    template = Path(_migrated().name) / TEMPLATE
+    assert not template.with_name(TEMPLATE + "-wal").exists(), "the template's WAL not folded"
     ledger.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     shutil.copyfile(template, ledger)
     ledger.chmod(PRIVATE_MODE)

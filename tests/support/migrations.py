@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from alembic import command
 from sqlalchemy import Engine, inspect
 
+from optinface.consent import db
 from optinface.consent.db import alembic_config, migrating
 
 
@@ -18,6 +19,17 @@ def migrate(engine: Engine, revision: str, *, down: bool = False, x: Sequence[st
         config = alembic_config(connection)
         config.cmd_opts = Namespace(x=list(x))
         (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def migrated_as_at_start(url: str) -> None:
+    """Migrate the empty database at ``url`` as a deployment's first start does (the service's
+    own :func:`consent.db.migrate`), then close every connection (on SQLite the WAL is folded
+    into the file): the ledger the test fixtures copy."""
+    engine = db.make_engine(url)
+    try:
+        db.migrate(engine)
+    finally:
+        engine.dispose()
 
 
 def columns(engine: Engine, table: str) -> set[str]:

@@ -27,7 +27,7 @@ from pathlib import Path
 import psycopg
 from psycopg.rows import TupleRow
 
-from optinface.consent.db import make_engine, migrate
+from tests.support.migrations import migrated_as_at_start
 from tests.support.polling import eventually
 
 BIN = Path(os.environ.get("OPTINFACE_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -124,11 +124,7 @@ class PostgresServer:
         migrating together among them)."""
         if self._migrated is None:
             url = self.new_database()
-            engine = make_engine(url)
-            try:
-                migrate(engine)
-            finally:
-                engine.dispose()
+            migrated_as_at_start(url)
             self._migrated = url.rsplit("/", 1)[1]
         template = self._migrated
         copies: list[str] = []
