@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from optinface.api.soft_person import SoftAuthenticator, probe_link
-from tests.support.api import ORIGIN, World, assert_refused, auth, in_a_year
+from tests.support.api import ORIGIN, World, assert_refused, auth, in_a_year, ok
 from tests.support.backends import on_both_backends
 
 pytestmark = [pytest.mark.shared_deployment, on_both_backends]
@@ -36,11 +36,6 @@ def suspended(world: World) -> Iterator[None]:
         lifted = world.client.post(f"/v1/register/orders/{ORDER}/lift",
                                    headers=auth(world.keys.admin))
         assert lifted.status_code == 200, lifted.text
-
-
-def ok(response: httpx.Response) -> Any:
-    assert response.status_code in (200, 201), response.text
-    return response.json()
 
 
 def _refused_then_taken(world: World, path: str, body: dict[str, Any]) -> Any:

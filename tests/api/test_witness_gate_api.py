@@ -8,30 +8,25 @@ and the service answers again, without a restart."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
-from pathlib import Path
-from typing import Any
+from contextlib import contextmanager
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
-from fastapi.testclient import TestClient
 
-from optinface.api.app import create_app
 from optinface.api.deps import PASSES_WITNESS_GATE, get_service
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import AuditEvent
 from optinface.consent.witness import latest_witnessed
-from optinface.engine.pipeline import FacePipeline
-from tests.support.api import World, assert_refused, auth, deployment, set_up_world
-from tests.support.consent import outside_sql, row_count
+from tests.support.api import World, auth, ok
+from tests.support.backends import on_both_backends
+from tests.support.consent import row_count
 from tests.support.polling import eventually
-from tests.support.witness import checkpoints_refused
+from tests.support.witness import assert_held, checkpoints_refused, stall
 
-pytestmark = pytest.mark.shared_deployment
+pytestmark = [pytest.mark.shared_deployment, on_both_backends]
 
 PASSING = {
     ("GET", "/healthz"), ("HEAD", "/healthz"), ("GET", "/.well-known/optinface-keys.json"),
@@ -48,20 +43,6 @@ PASSING = {
 the person's acts that end processing (README, "The audit log an outsider can check")."""
 
 
-def ok(response: httpx.Response) -> Any:
-    assert response.status_code in (200, 201), response.text
-    return response.json()
-
-
-def _stall(world: World, service: OptinFace) -> None:
-    """One event past the witnessed head (a reviewer's read), whose checkpoint the folder,
-    refusing checkpoints, does not take at the periodic round: the witness is stalled."""
-    ok(world.client.get("/v1/audit/events", params={"limit": 1},
-                        headers=auth(world.keys.reviewer)))
-    service.witness_audit()
-    assert service.witness_stalled
-
-
 @contextmanager
 def stalled(world: World, service: OptinFace) -> Iterator[None]:
     """The witness stalled for the block; then mended, and taken up by the periodic round, for
@@ -69,19 +50,11 @@ def stalled(world: World, service: OptinFace) -> Iterator[None]:
     service.witness_audit()
     try:
         with checkpoints_refused(service.settings.witness_dir):
-            _stall(world, service)
+            stall(world, service)
             yield
     finally:
         service.witness_audit()
     assert not service.witness_stalled
-
-
-def assert_held(response: httpx.Response, service: OptinFace) -> None:
-    """Refused by the gate: 503 ``witness_unusable``, nothing done, the folder named."""
-    assert_refused(response, 503, "witness_unusable")
-    details = response.json()["details"]
-    assert details["committed"] is False
-    assert details["path"] == str(service.settings.witness_dir)
 
 
 def test_while_the_witness_is_stalled_no_act_is_done_and_none_is_chained(
@@ -177,7 +150,7 @@ def test_a_mended_folder_is_taken_up_by_the_next_request(
     folder = service.settings.witness_dir
     service.witness_audit()
     with checkpoints_refused(folder):
-        _stall(world, service)
+        stall(world, service)
         assert_held(world.client.get(**read), service)
     events = row_count(service, AuditEvent)
     assert eventually(lambda: world.client.get(**read).status_code == 200, within=10)
@@ -194,56 +167,11 @@ def test_a_mended_folder_is_taken_up_by_the_periodic_round(
     folder = service.settings.witness_dir
     service.witness_audit()
     with checkpoints_refused(folder):
-        _stall(world, service)
+        stall(world, service)
     events = row_count(service, AuditEvent)
     service.witness_audit()
     assert latest_witnessed(folder) == events
     ok(world.client.get(f"/v1/subjects/{world.subject}", headers=auth(world.keys.admin)))
-
-
-def test_the_attack_on_a_stalled_witness_finds_no_act_to_hide(
-    tmp_path: Path, pipeline: FacePipeline, portrait_jpegs: list[bytes],
-) -> None:
-    """Black box 25's attack, end to end: the folder stops taking checkpoints, searches, reads
-    and an enrolment are asked over HTTP, the server stops, the events past the last witnessed
-    checkpoint are deleted with SQL, the folder is mended and the server started again. The
-    log and the witness agree, as before; but all the deletion took was what the log held when
-    the folder first refused (the read that met it), none of the acts asked after: none was
-    done, and the probe consent the search was to spend is still unused."""
-    image = portrait_jpegs[1]
-    with deployment(tmp_path, pipeline) as (settings, service, client, keys):
-        world = set_up_world(client, keys)
-        person = world.people[world.subject]
-        person.enrol(world.consent_id, image, desk=keys.portal)
-        probe = world.probe_consent(image)
-        capture = person.approve_capture(world.consent_id, image, desk=keys.portal)
-        service.witness_audit()
-        witnessed = latest_witnessed(settings.witness_dir)
-        with checkpoints_refused(settings.witness_dir):
-            _stall(world, service)
-            stalled_at = row_count(service, AuditEvent)
-            for response in (
-                client.post("/v1/identify", data={"purpose_id": world.purpose_id,
-                                                  "probe_consent_id": probe},
-                            files={"image": ("probe.jpg", image, "image/jpeg")},
-                            headers=auth(keys.researcher)),
-                client.get("/v1/audit/events", headers=auth(keys.reviewer)),
-                client.post(f"/v1/subjects/{world.subject}/faces", data={"capture_id": capture},
-                            files={"image": ("face.jpg", image, "image/jpeg")},
-                            headers=auth(keys.portal)),
-            ):
-                assert_held(response, service)
-            assert row_count(service, AuditEvent) == stalled_at == witnessed + 1
-            service.close()
-        outside_sql(service, "DELETE FROM audit_events WHERE seq > :kept", kept=witnessed)
-        outside_sql(service, "DELETE FROM audit_checkpoints WHERE seq > :kept", kept=witnessed)
-    with closing(OptinFace.open(settings, pipeline=pipeline)) as restarted, TestClient(
-            create_app(settings, service=restarted)) as client:
-        assert restarted.verify_audit().ok
-        assert ok(client.post("/v1/identify", data={"purpose_id": world.purpose_id,
-                                                    "probe_consent_id": probe},
-                              files={"image": ("probe.jpg", image, "image/jpeg")},
-                              headers=auth(keys.researcher)))["candidates"]
 
 
 def _reaches_the_service(dependant: Dependant) -> bool:

@@ -265,6 +265,12 @@ class World:
         return answer
 
 
+def ok(response: httpx.Response) -> Any:
+    """The API answered (200 or 201): its JSON body."""
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
 def assert_refused(response: httpx.Response, status: int, code: str) -> None:
     """The API refused with ``status`` and the stable error ``code`` (``api/error_codes.py``)."""
     assert response.status_code == status, response.text

@@ -1,4 +1,5 @@
-"""A witness folder that stops taking checkpoints in service, and is mended."""
+"""A witness folder that stops taking checkpoints in service, and is mended; the witness
+stalled by it, and the refusal a stalled witness answers."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
+
+from optinface.consent.service import OptinFace
 from optinface.consent.witness import checkpoint_path
+from tests.support.api import World, assert_refused, auth, ok
 
 
 @contextmanager
@@ -24,3 +29,21 @@ def checkpoints_refused(witness_dir: Path) -> Iterator[None]:
     finally:
         shard.unlink()
         aside.rename(shard)
+
+
+def stall(world: World, service: OptinFace) -> None:
+    """One event past the witnessed head (a reviewer's read), whose checkpoint the folder,
+    refusing checkpoints (:func:`checkpoints_refused`), does not take at the periodic round:
+    the witness is stalled."""
+    ok(world.client.get("/v1/audit/events", params={"limit": 1},
+                        headers=auth(world.keys.reviewer)))
+    service.witness_audit()
+    assert service.witness_stalled
+
+
+def assert_held(response: httpx.Response, service: OptinFace) -> None:
+    """Refused by the witness gate: 503 ``witness_unusable``, nothing done, the folder named."""
+    assert_refused(response, 503, "witness_unusable")
+    details = response.json()["details"]
+    assert details["committed"] is False
+    assert details["path"] == str(service.settings.witness_dir)
