@@ -283,8 +283,8 @@ def registration_options(runtime: Runtime, *, actor: Actor,
             now=now)
         approval = None
         if approver is not None:
-            statement = {"act": REPLACE_ACT, "key_id": actor.key_id,
-                         "ceremony_id": ceremony.id, "nonce": secrets.token_hex(16)}
+            statement = {**passkeys.issued(REPLACE_ACT, now), "key_id": actor.key_id,
+                         "ceremony_id": ceremony.id}
             asked, asked_options = passkeys.assertion_options(
                 session, kind=REPLACE, statement=statement, credentials=[approver],
                 subject_id=None, settings=runtime.settings, now=now)
@@ -432,7 +432,7 @@ def step_up_options(runtime: Runtime, *, actor: Actor) -> PasskeyChallenge:
     now = runtime.clock.now()
     with _tallied(runtime, actor), runtime.db.transaction() as session:
         _, credential = _passkey_of(session, runtime, actor)
-        statement = {"act": STEP_UP, "key_id": actor.key_id, "nonce": secrets.token_hex(16)}
+        statement = {**passkeys.issued(STEP_UP, now), "key_id": actor.key_id}
         ceremony, options = passkeys.assertion_options(
             session, kind=STEP_UP, statement=statement, credentials=[credential],
             subject_id=None, settings=runtime.settings, now=now)

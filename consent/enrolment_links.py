@@ -203,13 +203,16 @@ def registered(credential: PasskeyCredential, pseudonym: str | None) -> PasskeyR
 
 
 def sign_in_options(runtime: Runtime) -> PasskeyChallenge:
-    """A discoverable-credential challenge: the person's device offers the passkey it holds."""
+    """A discoverable-credential challenge: the person's device offers the passkey it holds.
+    What it signs is a statement too (:func:`consent.passkeys.issued`), so its answer opens
+    nothing once the challenge's lifetime is over."""
     now = runtime.clock.now()
+    statement = {**passkeys.issued(passkeys.SIGN_IN, now), "rpId": runtime.settings.passkey_rp_id}
     with runtime.db.transaction() as session:
         ceremony, options = passkeys.assertion_options(
-            session, kind=passkeys.SIGN_IN, statement=None, credentials=[], subject_id=None,
-            settings=runtime.settings, now=now)
-        return PasskeyChallenge(ceremony_id=ceremony.id, options=options)
+            session, kind=passkeys.SIGN_IN, statement=statement, credentials=[],
+            subject_id=None, settings=runtime.settings, now=now)
+        return PasskeyChallenge(ceremony_id=ceremony.id, options=options, statement=statement)
 
 
 def sign_in(runtime: Runtime, body: PasskeyResponse) -> SignedIn:

@@ -98,6 +98,16 @@ def challenge_for(statement: dict[str, Any]) -> bytes:
     return hashlib.sha256(canonical_json(statement)).digest()
 
 
+def issued(act: str, now: datetime) -> dict[str, Any]:
+    """What every statement a passkey signs begins with: the act, when it was asked
+    (``issuedAt``, from which :func:`require_signed_recently` counts, and which no one moves
+    afterwards: the statement's hash is the challenge signed) and a nonce that makes each
+    challenge new. A sign-in's statement is no more than this and the relying party, so a
+    sign-in's answer, kept by whoever saw it pass, opens nothing once its challenge's lifetime
+    is over, whatever a row written to the database says."""
+    return {"act": act, "issuedAt": now.isoformat(), "nonce": secrets.token_hex(16)}
+
+
 def qr_svg(url: str) -> str:
     """The URL as an inline SVG QR code, drawn here: nothing is fetched from elsewhere.
     segno is imported here, where a page draws one, not by every command's start."""
@@ -242,9 +252,22 @@ def _expected(ceremony: Ceremony, response: dict[str, Any], origin: str,
               settings: ConsentSettings) -> dict[str, Any]:
     """What every ceremony checks, registration and assertion alike: its own challenge, this
     relying party, this service's origin, and the person verified on their device."""
-    return {"credential": response, "expected_challenge": from_b64url(ceremony.challenge),
+    return {"credential": response, "expected_challenge": _signed_challenge(ceremony),
             "expected_rp_id": settings.passkey_rp_id, "expected_origin": origin,
             "require_user_verification": True}
+
+
+def _signed_challenge(ceremony: Ceremony) -> bytes:
+    """The challenge the person's device must have signed: a statement's hash, computed again
+    from the statement the act is about to carry out, never read from the row's challenge
+    column. Whoever writes the database alone could otherwise edit a statement under its
+    challenge (other purposes, an ``issuedAt`` moved to pass :func:`require_signed_recently`
+    with a receipt's kept answer: a consent withdrawn since made again) and the answer would
+    still verify; so edited, it verifies against nothing. A challenge that asks no statement
+    (a registration's) is the random one the row keeps."""
+    if ceremony.statement is not None:
+        return challenge_for(ceremony.statement)
+    return from_b64url(ceremony.challenge)
 
 
 # Registration ---------------------------------------------------------------------------------
@@ -342,12 +365,13 @@ def _void_siblings(session: Session, link: OneTimeLink, *, now: datetime) -> Non
 
 # Assertions: sign-in and signed acts ----------------------------------------------------------
 def assertion_options(
-    session: Session, *, kind: str, statement: dict[str, Any] | None,
+    session: Session, *, kind: str, statement: dict[str, Any],
     credentials: list[PasskeyCredential], subject_id: int | None, settings: ConsentSettings,
     now: datetime, link_id: str | None = None,
 ) -> tuple[Ceremony, dict[str, Any]]:
-    """A challenge: random for a sign-in, the statement's hash for a signed act."""
-    challenge = challenge_for(statement) if statement is not None else secrets.token_bytes(32)
+    """A challenge: the hash of the statement signed (:func:`issued` begins every one), a
+    sign-in's included."""
+    challenge = challenge_for(statement)
     options = generate_authentication_options(
         rp_id=settings.passkey_rp_id, challenge=challenge,
         allow_credentials=[PublicKeyCredentialDescriptor(id=from_b64url(c.id))
@@ -413,17 +437,17 @@ def require_signed_recently(statement: dict[str, Any] | None, *, at: datetime | 
     the challenge the person's device signed. So a stored answer is refused once its statement
     is older than any challenge may be, whatever the row says. ``at``: when
     :func:`take_ceremony` took the challenge (now), or when an approved capture is used."""
-    issued = (statement or {}).get("issuedAt")
-    if not isinstance(issued, str) or at is None:
-        return  # a sign-in's random challenge: its answer is kept nowhere
-    try:
-        age = at - datetime.fromisoformat(issued)
-    except (ValueError, TypeError):
-        age = timedelta.max
+    asked_at = (statement or {}).get("issuedAt")
+    age = timedelta.max  # every statement carries one (:func:`issued`): one without is not ours
+    if isinstance(asked_at, str) and at is not None:
+        try:
+            age = at - datetime.fromisoformat(asked_at)
+        except (ValueError, TypeError):
+            pass
     if age > timedelta(seconds=settings.challenge_seconds):  # a worker's clock a little behind
         # another's makes the age negative: harmless, no one can sign a statement to come
-        raise ChallengeInvalid(f"challenge {ceremony_id} was signed {issued}: longer ago than a"
-                               " challenge lives", details={"ceremony_id": ceremony_id})
+        raise ChallengeInvalid(f"challenge {ceremony_id} was signed {asked_at}: longer ago than"
+                               " a challenge lives", details={"ceremony_id": ceremony_id})
 
 
 def audit_reference(keys: KeyRing, credential: PasskeyCredential | str) -> str:

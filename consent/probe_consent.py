@@ -183,13 +183,12 @@ def statement(session: Session, link: OneTimeLink, signer: PasskeyCredential | S
     notice = ledger.get_notice(session, link.details["notice_id"])
     who = ({"subject": signer.pseudonym} if isinstance(signer, Subject)
            else {"signer": signer.id})
-    return {"act": PROBE, "requestId": link.id, "purposeId": purpose.id,
+    return {**passkeys.issued(PROBE, now), "requestId": link.id, "purposeId": purpose.id,
             "purpose": purpose.name, "probeSha256": link.details["probe_sha256"],
             "researcherKeyId": link.details["researcher_key_id"],
             "notice": {"id": notice.id, "version": notice.version, "sha256": notice.sha256,
                        "language": notice.language},
             **who, "rpId": settings.passkey_rp_id,
-            "issuedAt": now.isoformat(), "nonce": secrets.token_hex(16),
             "expiresAt": (now + timedelta(minutes=settings.enrolment_link_minutes)).isoformat()}
 
 

@@ -20,7 +20,6 @@ Credentials allowed to sign:
 from __future__ import annotations
 
 import hashlib
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -108,8 +107,8 @@ ACT_KINDS = ("consent", "withdraw", "searchable", CAPTURE, DISCLOSE, *RIGHTS)
 
 
 def _base(act: str, subject: Subject, settings: ConsentSettings, now: datetime) -> dict[str, Any]:
-    return {"act": act, "subject": subject.pseudonym, "rpId": settings.passkey_rp_id,
-            "issuedAt": now.isoformat(), "nonce": secrets.token_hex(16)}
+    return {**passkeys.issued(act, now), "subject": subject.pseudonym,
+            "rpId": settings.passkey_rp_id}
 
 
 def signers(session: Session, subject: Subject, actor: Actor) -> list[PasskeyCredential]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -70,11 +70,14 @@ def clocked(request: pytest.FixtureRequest, module_deployment: object, tmp_path:
             pipeline: FacePipeline) -> Iterator[tuple[World, FakeClock, OptinFace]]:
     """A deployment of the test's own, on the backend of this run of the module (the
     parameter of ``module_deployment``, left unopened), on a clock that moves only when told:
-    the shared deployment's is the system's, and days must pass."""
+    the shared deployment's is the system's, and days must pass. It starts at one in the
+    morning of tomorrow, so that an hour's step stays within a day whatever the hour the suite
+    runs (from now, it crossed midnight when run after eleven at night)."""
     del module_deployment  # asked for its parameter alone
     backend = request.node.callspec.params["module_deployment"]
     url = None if backend == "sqlite" else request.getfixturevalue("postgres").new_database()
-    clock = FakeClock(datetime.now(UTC))
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    clock = FakeClock(tomorrow.replace(hour=1, minute=0, second=0, microsecond=0))
     with deployment(tmp_path, pipeline, clock=clock, database_url=url) as (_, service, client,
                                                                             keys):
         yield set_up_world(client, keys), clock, service

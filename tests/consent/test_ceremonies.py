@@ -117,3 +117,52 @@ def test_a_kept_answer_replayed_with_its_challenge_row_reset_is_refused(world: W
     refused("challenge_invalid", lambda: world.service.give_consent(
         actor=person.actor, subject=person.pseudonym, signed=answer))
     assert len(world.service.list_consents(actor=world.admin, subject=person.pseudonym)) == 1
+
+
+def test_a_kept_answer_replayed_under_its_statement_made_recent_again_is_refused(
+    world: World
+) -> None:
+    """The same replay, the row's statement edited too: its ``issuedAt`` moved to now, which
+    the recency check reads. The statement the service acts on must be the one whose hash the
+    person's device signed, so an edited statement verifies against nothing."""
+    person = world.person()
+    act = ConsentAct(purposes=[world.purpose], notice_id=world.notice, language="fr-CA",
+                     expires_at=world.clock.now() + timedelta(days=365))
+    answer = person.sign(act)
+    world.service.give_consent(actor=person.actor, subject=person.pseudonym, signed=answer)
+    world.clock.advance(seconds=world.service.settings.challenge_seconds + 1)
+    with world.service.runtime.db.transaction() as session:
+        row = session.get(Ceremony, answer.ceremony_id)
+        assert row is not None and row.statement is not None
+        recent = {**row.statement, "issuedAt": world.clock.now().isoformat()}
+        session.execute(update(Ceremony).where(Ceremony.id == answer.ceremony_id).values(
+            used_at=None, expires_at=world.clock.now() + timedelta(days=1), statement=recent))
+        session.execute(update(PasskeyCredential).values(sign_count=0))
+    refused("passkey_invalid", lambda: world.service.give_consent(
+        actor=person.actor, subject=person.pseudonym, signed=answer))
+    assert len(world.service.list_consents(actor=world.admin, subject=person.pseudonym)) == 1
+
+
+def test_a_kept_sign_in_answer_opens_nothing_once_its_challenge_has_lived(world: World) -> None:
+    """A sign-in's answer, as whoever runs the server sees it pass, posted again once its
+    challenge has lived, the row reset by the database alone (use mark cleared, expiry pushed,
+    sign count zeroed): its statement was signed too long ago. With the statement's
+    ``issuedAt`` moved as well, the statement is not the one signed."""
+    person = world.person()
+    options = world.service.sign_in_options()
+    answer = PasskeyResponse(ceremony_id=options.ceremony_id,
+                             credential=person.authenticator.get(options.options))
+    assert world.service.sign_in(answer).subject == person.pseudonym
+    world.clock.advance(seconds=world.service.settings.challenge_seconds + 1)
+
+    def reset(**edited: object) -> None:
+        with world.service.runtime.db.transaction() as session:
+            session.execute(update(Ceremony).where(Ceremony.id == answer.ceremony_id).values(
+                used_at=None, expires_at=world.clock.now() + timedelta(days=1), **edited))
+            session.execute(update(PasskeyCredential).values(sign_count=0))
+
+    reset()
+    refused("challenge_invalid", lambda: world.service.sign_in(answer))
+    assert options.statement is not None
+    reset(statement={**options.statement, "issuedAt": world.clock.now().isoformat()})
+    refused("passkey_invalid", lambda: world.service.sign_in(answer))
