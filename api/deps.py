@@ -69,8 +69,9 @@ def passes_witness_gate(endpoint: Endpoint) -> Endpoint:
     of the person's acts that end processing (:mod:`consent.ending_acts`: a withdrawal, an
     erasure, an opt-out, a revocation of their own tokens or session, and the challenge each
     signed one asks first), where the consent core refuses what else the route carries
-    (:func:`consent.witness_gate.require_witnessing_unless_ending`). Every other route is
-    refused, so one added without thought fails closed."""
+    (:func:`consent.witness_gate.require_witnessing_unless_ending`), or a sign-in's, whose token
+    may then only end processing (:mod:`consent.ending_acts`). Every other route is refused, so
+    one added without thought fails closed."""
     setattr(endpoint, PASSES_WITNESS_GATE, True)
     return endpoint
 

@@ -54,6 +54,10 @@ subject_credential_required  403     only the person (or their guardian), signin
 revoke_other_in_portal       403     over the API a subject token revokes itself or all the
                                      person's tokens, never one other alone: the person picks
                                      which to keep in the portal (passkey sign-in)
+ends_processing_only         403     the person's token (or portal session) comes from a
+                                     sign-in made while the witness folder refused checkpoints:
+                                     it may only end processing (withdraw, erase, opt out,
+                                     revoke, log out), for its whole life; sign in again
 passkey_invalid              403     the WebAuthn response does not verify (signature, challenge,
                                      origin, or a passkey not allowed to sign this act)
 passkey_unsealed             403     the passkey's record carries no valid seal: written into the
@@ -271,6 +275,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "alternative_chosen": 409,
     "subject_credential_required": 403,
     "revoke_other_in_portal": 403,
+    "ends_processing_only": 403,
     "passkey_invalid": 403,
     "passkey_unsealed": 403,
     "challenge_invalid": 403,

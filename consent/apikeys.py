@@ -24,6 +24,7 @@ from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.auth_failures import FailureSummary
 from optinface.consent.client_certificates import binding_for
 from optinface.consent.db import in_chunks, rows_deleted
+from optinface.consent.ending_acts import ENDING_SCOPE
 from optinface.consent.errors import InvalidRequest, Unauthenticated
 from optinface.consent.identifiers import require_name
 from optinface.consent.key_rows import KeyRow, KeyRows
@@ -85,7 +86,7 @@ def revoke_api_key(session: Session, *, key_id: str, keys: KeyRing, now: datetim
 
 def issue_subject_token(
     session: Session, *, subject: Subject, keys: KeyRing, now: datetime, lifetime: timedelta,
-    credential_hash: str, capacity: str = "self",
+    credential_hash: str, capacity: str = "self", scope: str | None = None,
 ) -> str:
     """A new token for ``subject``, valid for ``lifetime`` (a page session's, or
     ``OPTINFACE_SUBJECT_TOKEN_DAYS``), issued by the passkey whose keyed hash is
@@ -94,7 +95,8 @@ def issue_subject_token(
 
     The token carries the capacity of the passkey that signed in (the person's own, or
     parental authority); acts it begins can be signed only by passkeys of that capacity
-    (:func:`consent.subject_acts.signers`).
+    (:func:`consent.subject_acts.signers`). ``scope``: :data:`consent.ending_acts.ENDING_SCOPE`
+    for a token that may only end processing.
     """
     token_id, secret = _new_secret(SUBJECT_TOKEN_PREFIX)
     token = SubjectToken(
@@ -105,6 +107,7 @@ def issue_subject_token(
         expires_at=now + lifetime,
         capacity=capacity,
         credential_hash=credential_hash,
+        scope=scope,
     )
     row_seals.seal_subject_token(keys, token, pseudonym=subject.pseudonym)
     session.add(token)
@@ -222,7 +225,7 @@ def authenticate(
         if not below_age_of_consent(subject, settings, today=now.date()):  # seal checked above
             raise AuthFailure("guardian_of_an_adult", key_id=key_id)
     return Actor(key_id=key_id, role=Role.SUBJECT, subject=subject.pseudonym,
-                 capacity=token.capacity)
+                 capacity=token.capacity, ends_processing_only=token.scope == ENDING_SCOPE)
 
 
 def _from_kept_row(runtime: Runtime, secret: str) -> Actor | None:

@@ -12,6 +12,17 @@ signed act names itself in the statement its person signs (:func:`consent.subjec
 statement_for`), so one rule, over that statement, serves the challenge asked for it, the act
 posted with its signature, and its spent challenge (:mod:`consent.spent_rights`).
 
+A person who is not signed in reaches those acts all the same: a sign-in asked while the
+witness is stalled signs a statement that says so (:data:`ENDS_PROCESSING_ONLY`, set by
+:func:`consent.enrolment_links.sign_in_options`), and the token it issues is limited, sealed, to
+ending processing for its whole life (:data:`ENDING_SCOPE`, ``roles.ENDING_ONLY``), the stall
+over or not. Such a sign-in counts as an act that ends processing: it passes the gate and is
+answered though the folder does not take its checkpoint. What that leaves open is only this:
+whoever holds the database can load a copy that holds its challenge unused and post the same
+answer again, which opens one more session that can only end processing, never one that
+consents, enrols, copies or discloses; and the statement's hash is the challenge signed, so no
+row edited in the database lifts the limit (:func:`consent.passkeys.issued`).
+
 Kept apart from the gate: :mod:`consent.passkeys`, which spends every challenge, sits below the
 transparency log the gate tries again.
 """
@@ -21,10 +32,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from optinface.consent.errors import EndsProcessingOnly
+from optinface.consent.roles import Actor
+
 ENDING = frozenset({"withdraw", "erase"})
 """The signed acts that end processing whatever they say: a withdrawal (a consent's or one
 purpose's) and an erasure; an opt-out of search is the third, a ``searchable`` act that says
-false (:func:`ends_processing`)."""
+false, and a sign-in that asks for a token limited to them the fourth (:func:`ends_processing`)."""
+
+SIGN_IN = "sign_in"
+"""The act of a sign-in's statement (and the kind of its challenge)."""
+
+ENDS_PROCESSING_ONLY = "endsProcessingOnly"
+"""The field of a sign-in's statement, true where the sign-in was asked while the witness was
+stalled: the token it issues may only end processing."""
+
+ENDING_SCOPE = "ends_processing"
+"""A subject token's ``scope`` where it may only end processing (sealed with the token)."""
 
 
 def ends_processing(statement: Mapping[str, Any] | None) -> bool:
@@ -32,4 +56,18 @@ def ends_processing(statement: Mapping[str, Any] | None) -> bool:
     if not statement:
         return False
     act = statement.get("act")
-    return act in ENDING or (act == "searchable" and statement.get("searchable") is False)
+    return (act in ENDING or (act == "searchable" and statement.get("searchable") is False)
+            or (act == SIGN_IN and statement.get(ENDS_PROCESSING_ONLY) is True))
+
+
+def require_ending_if_limited(actor: Actor, statement: Mapping[str, Any] | None) -> None:
+    """Refuse ``actor``, a token limited to ending processing, an act whose ``statement`` does
+    not end processing: what its permissions (``roles.ENDING_ONLY``) cannot tell apart, an
+    opt-in from an opt-out, a consent's challenge from a withdrawal's.
+
+    Raises:
+        EndsProcessingOnly: the act does not end processing.
+    """
+    if actor.ends_processing_only and not ends_processing(statement):
+        raise EndsProcessingOnly(EndsProcessingOnly.WHY,
+                                 details={"act": str((statement or {}).get("act"))})

@@ -23,12 +23,14 @@ from optinface.consent import (
     after_erasure,
     apikeys,
     declaration,
+    ending_acts,
     ledger,
     page_sessions,
     passkeys,
     policies,
     probe_consent,
     subject_acts,
+    witness_gate,
 )
 from optinface.consent.accountability import require_accepted, require_subject_accepted
 from optinface.consent.audit import AuditAction, Entry
@@ -205,12 +207,18 @@ def registered(credential: PasskeyCredential, pseudonym: str | None) -> PasskeyR
 def sign_in_options(runtime: Runtime) -> PasskeyChallenge:
     """A discoverable-credential challenge: the person's device offers the passkey it holds.
     What it signs is a statement too (:func:`consent.passkeys.issued`), so its answer opens
-    nothing once the challenge's lifetime is over."""
+    nothing once the challenge's lifetime is over. Asked while the witness is stalled, the
+    statement limits the token the sign-in issues to ending processing
+    (:data:`consent.ending_acts.ENDS_PROCESSING_ONLY`): the one sign-in the gate lets through
+    then."""
     now = runtime.clock.now()
-    statement = {**passkeys.issued(passkeys.SIGN_IN, now), "rpId": runtime.settings.passkey_rp_id}
+    statement = {**passkeys.issued(ending_acts.SIGN_IN, now),
+                 "rpId": runtime.settings.passkey_rp_id}
+    if runtime.log.witness.stalled is not None:
+        statement[ending_acts.ENDS_PROCESSING_ONLY] = True
     with runtime.db.transaction() as session:
         ceremony, options = passkeys.assertion_options(
-            session, kind=passkeys.SIGN_IN, statement=statement, credentials=[],
+            session, kind=ending_acts.SIGN_IN, statement=statement, credentials=[],
             subject_id=None, settings=runtime.settings, now=now)
         return PasskeyChallenge(ceremony_id=ceremony.id, options=options, statement=statement)
 
@@ -240,10 +248,16 @@ def sign_in_to_page(runtime: Runtime, body: PasskeyResponse, *,
 def _signed_in(runtime: Runtime, session: Session, body: PasskeyResponse, *,
                lifetime: timedelta) -> SignedIn:
     """In ``session``'s transaction: verify the sign-in and issue the person's own subject
-    token, in their capacity, for ``lifetime``."""
+    token, in their capacity, for ``lifetime``: limited to ending processing where the
+    statement signed says so. A sign-in not so limited, asked before the witness stalled, is
+    refused while it is, before anything is done (:mod:`consent.witness_gate`)."""
     now = runtime.clock.now()
     settings = runtime.settings
-    ceremony = passkeys.take_ceremony(session, body.ceremony_id, kind=passkeys.SIGN_IN, now=now)
+    ceremony = passkeys.take_ceremony(session, body.ceremony_id, kind=ending_acts.SIGN_IN,
+                                      now=now)
+    ending = ending_acts.ends_processing(ceremony.statement)
+    witness_gate.require_witnessing_unless_ending(runtime, lambda: ceremony.statement,
+                                                  act="a sign-in")
     credential_id = str(body.credential.get("id", ""))
     credential = session.scalar(select(PasskeyCredential).where(
         PasskeyCredential.id == credential_id)) if passkeys.is_credential_id(
@@ -266,13 +280,17 @@ def _signed_in(runtime: Runtime, session: Session, body: PasskeyResponse, *,
     credential_hash = passkeys.audit_reference(runtime.keys, credential)
     token = apikeys.issue_subject_token(session, subject=subject, keys=runtime.keys, now=now,
                                         lifetime=lifetime, capacity=credential.capacity,
-                                        credential_hash=credential_hash)
+                                        credential_hash=credential_hash,
+                                        scope=ending_acts.ENDING_SCOPE if ending else None)
     runtime.audit(session, Entry(action=AuditAction.PASSKEY_SIGN_IN, actor=None,
                                  subjects=[subject.pseudonym],
                                  details={"credential_hash": credential_hash,
-                                          "capacity": credential.capacity}))
+                                          "capacity": credential.capacity,
+                                          **({"scope": ending_acts.ENDING_SCOPE} if ending
+                                             else {})}))
     return SignedIn(subject=subject.pseudonym, capacity=ConsentCapacity(credential.capacity),
-                    subject_token=token, token_expires_at=now + lifetime)
+                    subject_token=token, token_expires_at=now + lifetime,
+                    ends_processing_only=ending)
 
 
 def issue_token(runtime: Runtime, *, actor: Actor, signed: PasskeyResponse) -> SignedIn:

@@ -341,6 +341,17 @@ class KeyUnavailable(ConsentError):
     code = "key_unavailable"
 
 
+class EndsProcessingOnly(Forbidden):
+    """The person's session, opened while the witness folder refused checkpoints, may only end
+    processing (:mod:`consent.ending_acts`): withdraw, erase, opt out, revoke, sign out. Signing
+    in again, once the folder takes checkpoints, opens a session that may do the rest."""
+
+    code = "ends_processing_only"
+    WHY = ("this sign-in was made while the audit log's witness folder refused checkpoints: it"
+           " may only end processing (withdraw, erase, opt out, revoke, sign out); sign in again"
+           " once the service answers everything again")
+
+
 class SubjectCredentialRequired(ConsentError):
     """Only the person (or the holder of parental authority), signing with their own passkey,
     may do this: an operator's key never acts in a subject's name."""

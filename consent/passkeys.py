@@ -63,7 +63,7 @@ from optinface.consent.tables import Ceremony, OneTimeLink, PasskeyCredential, S
 LINK_PREFIX = "otl_"
 LINK_HASH_DOMAIN = "one-time-link"
 AUDIT_HASH_DOMAIN = "audit-credential"
-REGISTER, SIGN_IN = "register", "sign_in"
+REGISTER = "register"
 _LOCALHOST = re.compile(r"^https?://localhost(:\d{1,5})?$")
 
 

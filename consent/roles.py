@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from optinface.consent.errors import Forbidden, SubjectCredentialRequired
+from optinface.consent.errors import EndsProcessingOnly, Forbidden, SubjectCredentialRequired
 
 
 class Role(StrEnum):
@@ -125,6 +125,22 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 
+# What a person's token limited to ending processing holds (consent.ending_acts: issued by a
+# sign-in while the witness folder refused checkpoints): what the portal's page reads, and the
+# acts that end processing or take power away (a withdrawal, an erasure, an opt-out, the
+# non-biometric alternative, a revocation); never a consent, an enrolment, a copy of the
+# templates, an export, a disclosure or a rights request. Of update_subject it signs only the
+# acts that end processing (consent.ending_acts.require_ending_if_limited).
+ENDING_ONLY = frozenset({
+    Permission.READ_PURPOSES,
+    Permission.READ_SUBJECT,
+    Permission.READ_TOKENS,
+    Permission.UPDATE_SUBJECT,
+    Permission.WITHDRAW_CONSENT,
+    Permission.ERASE,
+})
+
+
 # The roles that search and act on what a search found: where the API checks client certificates
 # (api.deps), their keys are bound to one (consent.client_certificates).
 RELYING_PARTIES = frozenset({Role.RESEARCHER, Role.VERIFIER})
@@ -148,6 +164,16 @@ class Actor:
     capacity: str = "self"
     # For a relying party's key: the SHA-256 of the client certificate it is bound to, if any.
     client_cert_sha256: str | None = None
+    # For a subject token: issued by a sign-in while the witness was stalled, it holds
+    # ENDING_ONLY alone, for its whole life (consent.ending_acts).
+    ends_processing_only: bool = False
+
+
+def permissions_of(actor: Actor) -> frozenset[Permission]:
+    """What ``actor`` may do: its role's permissions, limited to :data:`ENDING_ONLY` for a
+    token that may only end processing."""
+    held = PERMISSIONS[actor.role]
+    return held & ENDING_ONLY if actor.ends_processing_only else held
 
 
 def authorize(actor: Actor, permission: Permission, *, subject: str | None = None) -> None:
@@ -157,7 +183,10 @@ def authorize(actor: Actor, permission: Permission, *, subject: str | None = Non
             f"role {actor.role} may not {permission}: only the person, with their own passkey",
             details={"role": str(actor.role), "permission": str(permission)},
         )
-    if permission not in PERMISSIONS[actor.role]:
+    if permission not in permissions_of(actor):
+        if actor.ends_processing_only:
+            raise EndsProcessingOnly(EndsProcessingOnly.WHY,
+                                     details={"permission": str(permission)})
         raise Forbidden(
             f"role {actor.role} may not {permission}",
             details={"role": str(actor.role), "permission": str(permission)},

@@ -246,10 +246,14 @@ def _token_fields(token: SubjectToken, pseudonym: str | None) -> dict[str, Any]:
     The passkey that issued it is sealed where it was recorded (from migration 0039 on), so a
     token sealed before keeps its seal. The day it was last used (``last_used_on``,
     :mod:`consent.token_use`) is not sealed: it grants nothing, and is written at a use, never
-    by a sealing."""
+    by a sealing. A token limited to ending processing has its ``scope`` sealed too (from
+    migration 0042 on, where set: every token sealed before keeps its seal), so clearing it
+    in the database leaves a token that acts for no one."""
     issued_by = {} if token.credential_hash is None else {"issuedBy": token.credential_hash}
+    scope = {} if token.scope is None else {"scope": token.scope}
     return {"id": token.id, "subject": pseudonym, "capacity": token.capacity,
-            "secretHash": token.secret_hash, "expiresAt": _when(token.expires_at), **issued_by}
+            "secretHash": token.secret_hash, "expiresAt": _when(token.expires_at), **issued_by,
+            **scope}
 
 
 def seal_subject_token(keys: KeyRing, token: SubjectToken, *, pseudonym: str) -> None:

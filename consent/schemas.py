@@ -461,6 +461,10 @@ class SignedIn(BaseModel):
     capacity: ConsentCapacity
     subject_token: str = Field(description="Shown once; scoped to this subject; expires.")
     token_expires_at: datetime
+    ends_processing_only: bool = Field(default=False, description=(
+        "True for a sign-in made while the audit log's witness folder refused checkpoints: the"
+        " token may only end processing (withdraw, erase, opt out, revoke) for its whole life;"
+        " anything else is refused 403 ends_processing_only. Sign in again for the rest."))
 
 
 class SubjectTokenPublic(BaseModel):

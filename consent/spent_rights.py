@@ -74,8 +74,9 @@ def witness_spent(runtime: Runtime, *, ends_processing: bool = False) -> None:
     though the folder refuses the checkpoint, with an error line: it was journaled in the
     folder before it committed, so a copy that holds its challenge unused is made to end the
     same processing again by its start or live replay, and the same assertion replayed there
-    only ends it once more; what it does not wait on is the operator's disk
-    (:mod:`consent.witness_gate`).
+    only ends it once more; a sign-in limited to those acts is the one such act not
+    journaled: replayed there, it opens one more session that can only end processing. What
+    they do not wait on is the operator's disk (:mod:`consent.witness_gate`).
 
     Raises:
         CommittedNotServed: the check before the signature found a copy restored behind the

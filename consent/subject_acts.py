@@ -33,6 +33,7 @@ from optinface.consent import (
     consent_form,
     declaration,
     disclosures,
+    ending_acts,
     erasure_journal,
     ledger,
     ledger_alterations,
@@ -220,9 +221,12 @@ def begin(session: Session, subject: Subject, act: SubjectAct, *, actor: Actor,
           settings: ConsentSettings, keys: KeyRing, now: datetime,
           say: Say = english) -> PasskeyChallenge:
     """Check ``act``, write its statement and open a single-use assertion ceremony whose
-    challenge is the statement's hash; refused when no passkey may sign for ``actor``."""
+    challenge is the statement's hash; refused when no passkey may sign for ``actor``, or when
+    ``actor`` may only end processing and the act does not
+    (:func:`consent.ending_acts.require_ending_if_limited`)."""
     statement = statement_for(session, subject, act, actor=actor, settings=settings, keys=keys,
                               now=now, say=say)
+    ending_acts.require_ending_if_limited(actor, statement)
     allowed = signers(session, subject, actor)
     if not allowed:
         raise ChallengeInvalid(f"no passkey is registered to sign for {subject.pseudonym}",
@@ -236,9 +240,11 @@ def begin(session: Session, subject: Subject, act: SubjectAct, *, actor: Actor,
 def complete(session: Session, subject: Subject, response: PasskeyResponse, *, act: str,
              actor: Actor, keys: KeyRing, settings: ConsentSettings, now: datetime) -> Signed:
     """The verified signature of ``act`` by one of the signer's sealed credentials (single
-    use)."""
+    use), posted by an ``actor`` that may sign it: one that may only end processing posts only
+    an act that does, whoever asked for its challenge."""
     ceremony = passkeys.take_ceremony(session, response.ceremony_id, kind=act, now=now,
                                       subject_id=subject.id)
+    ending_acts.require_ending_if_limited(actor, ceremony.statement)
     return passkeys.verify_assertion(session, ceremony, response.credential,
                                      allowed=signers(session, subject, actor), keys=keys,
                                      settings=settings)

@@ -206,6 +206,9 @@ class SubjectToken(Base):
     # used where they did not use it: a day, never a time, an address or a route; NULL: not
     # since 0041. No seal covers it (it grants nothing), so editing it opens nothing.
     last_used_on: Mapped[date | None] = mapped_column(Date)
+    # "ends_processing": issued by a sign-in while the witness was stalled, it may only end
+    # processing (consent.ending_acts), sealed with the rest; NULL: not limited (from 0042).
+    scope: Mapped[str | None] = mapped_column(String(20))
 
 
 class Consent(Base):

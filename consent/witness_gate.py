@@ -8,9 +8,10 @@ the events back to that checkpoint, mend the folder, start again. So while the w
 stalled (:attr:`consent.witness.Witness.stalled`) no new act is done: :func:`require_witnessing`
 refuses it before it does anything, and the API asks it for every request before anything else
 (``api.deps.get_service``), but those its routes declare to pass (``api.deps.
-passes_witness_gate``): the probes that commit nothing (``/healthz``, ``/.well-known``), and the
+passes_witness_gate``): the probes that commit nothing (``/healthz``, ``/.well-known``), the
 routes of the person's acts that end processing (:mod:`consent.ending_acts`), which ask it
-themselves for what else they carry (a challenge, an opt-in).
+themselves for what else they carry (a challenge, an opt-in), and the sign-in, whose token is
+then limited to those acts (:func:`consent.enrolment_links.sign_in_options`).
 
 The refusal is recorded outside the log: an error line in the operator's log (which act, never
 a secret; the access log names the route), and the answer, ``witness_unusable`` with

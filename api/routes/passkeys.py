@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from optinface.api.deps import SIGN_IN_CHALLENGE, ServiceDep
+from optinface.api.deps import SIGN_IN_CHALLENGE, ServiceDep, passes_witness_gate
 from optinface.api.uploads import InMemoryFormRoute
 from optinface.api.web.advised import ADVISED
 from optinface.consent.schemas import (
@@ -38,12 +38,17 @@ def register(body: PasskeyResponse, service: ServiceDep) -> PasskeyRegistered:
 
 
 @router.post("/sign-in-options", dependencies=[SIGN_IN_CHALLENGE])
+@passes_witness_gate
 def sign_in_options(service: ServiceDep) -> PasskeyChallenge:
-    """A challenge for ``navigator.credentials.get`` (the device offers its passkey)."""
+    """A challenge for ``navigator.credentials.get`` (the device offers its passkey). Asked
+    while the audit log's witness folder refuses checkpoints, its statement limits the token
+    to ending processing (``endsProcessingOnly``)."""
     return service.sign_in_options()
 
 
 @router.post("/sign-ins")
+@passes_witness_gate
 def sign_in(body: PasskeyResponse, service: ServiceDep) -> SignedIn:
-    """Verify the passkey; the answer is the person's own subject token, shown once."""
+    """Verify the passkey; the answer is the person's own subject token, shown once
+    (``ends_processing_only`` where its challenge was asked while the witness was stalled)."""
     return service.sign_in(body)

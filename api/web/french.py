@@ -1107,6 +1107,21 @@ FRENCH: dict[str, str] = {
         'Cette demande a expiré ou a déjà servi. Veuillez réessayer.'
     ),
     'Valid until {until}.': "Valide jusqu'au {until}.",
+    "You signed in while this service could not have its audit log witnessed. For this"
+    " session you can only withdraw, opt out of search, erase your record, revoke your tokens"
+    " or log out; sign in again later for anything else.": (
+        "Vous vous êtes connecté alors que ce service ne pouvait pas faire attester son journal"
+        " d'audit. Pendant cette session, vous pouvez seulement retirer un consentement, vous"
+        " retirer de la recherche, effacer votre dossier, révoquer vos jetons ou vous"
+        " déconnecter; reconnectez-vous plus tard pour le reste."
+    ),
+    "You signed in while the audit log could not be witnessed: this session can only"
+    " withdraw, opt out, erase or log out. Log out and sign in again later for this.": (
+        "Vous vous êtes connecté alors que le journal d'audit ne pouvait pas être attesté :"
+        " cette session peut seulement retirer un consentement, vous retirer de la recherche,"
+        " effacer votre dossier ou se déconnecter. Déconnectez-vous et reconnectez-vous plus"
+        " tard pour cela."
+    ),
     'You act as the holder of parental authority for this person.': (
         "Vous agissez comme titulaire de l'autorité parentale de cette personne."
     ),

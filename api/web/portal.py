@@ -50,7 +50,7 @@ from optinface.consent import disclosures
 from optinface.consent.accountability import RIGHTS_REQUEST_DAYS
 from optinface.consent.errors import ConsentError
 from optinface.consent.identifiers import Identifier
-from optinface.consent.roles import PERMISSIONS, Actor, Permission
+from optinface.consent.roles import Actor, Permission, permissions_of
 from optinface.consent.schemas import (
     AccessExport,
     DisclosureCreate,
@@ -172,7 +172,8 @@ def _home(
         request_days=RIGHTS_REQUEST_DAYS,
         complaint=_complaint(privacy),
         # The consent core decides whether a subject may upload their own photo.
-        can_enrol=Permission.ENROL in PERMISSIONS[actor.role],
+        can_enrol=Permission.ENROL in permissions_of(actor),
+        ends_processing_only=actor.ends_processing_only,
         disclosure_bases=sorted(disclosures.PERSONS_OWN),
         errors={field: (advice(e), e.code) for field, e in errors.items()},
         typed=typed or {},
@@ -220,6 +221,7 @@ def portal(request: Request, service: ServiceDep) -> Response:
 
 
 @router.post("/portal/passkey/options", dependencies=[ADVISED, SIGN_IN_CHALLENGE])
+@passes_witness_gate
 def portal_sign_in_options(request: Request, service: ServiceDep,
                            csrf: CsrfHeader = None) -> PasskeyChallenge:
     """JSON for passkey.js: a sign-in challenge (the login page's CSRF cookie must match)."""
@@ -229,6 +231,7 @@ def portal_sign_in_options(request: Request, service: ServiceDep,
 
 
 @router.post("/portal/passkey/sign-in", dependencies=[ADVISED])
+@passes_witness_gate
 def portal_sign_in(request: Request, service: ServiceDep, body: PasskeyResponse,
                    csrf: CsrfHeader = None) -> Response:
     """The passkey's answer: a session whose secret is the person's own subject token."""

@@ -300,6 +300,10 @@ ERRORS: dict[str, str] = {
         "Only the person, or the holder of parental authority, may do this, with their own"
         " passkey."
     ),
+    "ends_processing_only": (
+        "You signed in while the audit log could not be witnessed: this session can only"
+        " withdraw, opt out, erase or log out. Log out and sign in again later for this."
+    ),
     "alternative_chosen": "You chose the way without your face: no photo of you is used.",
     "wording_changed": (
         "The texts of this form changed since you opened it. Reload the page, read them again,"

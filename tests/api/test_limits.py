@@ -15,7 +15,7 @@ from optinface.api.app import create_app
 from optinface.api.deps import STEP_UP_HEADER
 from optinface.api.limits import RateLimiter
 from optinface.api.settings import ApiSettings
-from optinface.consent.passkeys import SIGN_IN
+from optinface.consent.ending_acts import SIGN_IN
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import Ceremony
 from optinface.engine.pipeline import FacePipeline

@@ -7,6 +7,7 @@ and the service answers again, without a restart."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -16,13 +17,22 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from optinface.api.deps import PASSES_WITNESS_GATE, get_service
+from optinface.consent.apikeys import parse_key_id
 from optinface.consent.receipts import verify_receipt
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import AuditEvent
 from optinface.consent.witness import latest_witnessed
-from tests.support.api import World, auth, ok
+from tests.support.api import (
+    World,
+    assert_refused,
+    auth,
+    consent_act,
+    ok,
+    portal_session,
+    portal_signature,
+)
 from tests.support.backends import on_both_backends
-from tests.support.consent import row_count
+from tests.support.consent import outside_sql, row_count
 from tests.support.polling import eventually
 from tests.support.witness import assert_held, checkpoints_refused, stall
 
@@ -35,12 +45,15 @@ PASSING = {
     ("DELETE", "/v1/subjects/{subject}/tokens/{token_id}"),
     ("POST", "/v1/subjects/{subject}/consents/{consent_id}/withdraw"),
     ("POST", "/v1/subjects/{subject}/consents/{consent_id}/purposes/{purpose_id}/withdraw"),
-    ("GET", "/portal"), ("POST", "/portal/challenge"), ("POST", "/portal/logout"),
+    ("POST", "/v1/passkeys/sign-in-options"), ("POST", "/v1/passkeys/sign-ins"),
+    ("GET", "/portal"), ("POST", "/portal/passkey/options"), ("POST", "/portal/passkey/sign-in"),
+    ("POST", "/portal/challenge"), ("POST", "/portal/logout"),
     ("POST", "/portal/searchable"), ("POST", "/portal/withdraw"),
     ("POST", "/portal/tokens/revoke"), ("POST", "/portal/erase"),
 }
 """The routes served while the witness is stalled: the probes, the portal's page, and those of
-the person's acts that end processing (README, "The audit log an outsider can check")."""
+the person's acts that end processing and of the sign-in that reaches them (README, "The audit
+log an outsider can check")."""
 
 
 @contextmanager
@@ -136,8 +149,62 @@ def test_while_the_witness_is_stalled_a_browser_reads_a_page_saying_so(
                 assert page.status_code == 503
                 assert page.headers["content-type"].startswith("text/html")
                 assert advice in page.text and "witness_unusable" in page.text
-        assert_held(world.client.post("/portal/passkey/sign-in", json={},
+        assert_held(world.client.post("/portal/consent", data={"csrf": "x"},
                                       headers={"Accept": "*/*"}), service)
+
+
+def test_while_the_witness_is_stalled_a_person_signs_in_to_end_processing_and_only_that(
+    world: World, service: OptinFace,
+) -> None:
+    """A person not signed in reaches the acts that end processing: the portal's sign-in goes
+    through, its session limited to them (the page says so), and a withdrawal is done. The
+    limit is the token's for its whole life, the folder mended or not: a consent's challenge
+    is refused ``ends_processing_only``; a sign-in made once the folder takes checkpoints
+    again is not limited."""
+    person = world.people[world.subject]
+    other = world.consent(world.subject)
+    with stalled(world, service):
+        csrf = portal_session(world.client, person)
+        assert 'id="ends-processing-only"' in world.client.get("/portal").text
+        withdrawal = {"act": "withdraw", "consent_id": other, "purpose_id": world.purpose_id}
+        world.client.post("/portal/withdraw", data={
+            "csrf": csrf, "consent_id": other, "purpose_id": world.purpose_id,
+            "signed": portal_signature(world.client, csrf, person, withdrawal)})
+        assert_refused(world.client.post("/portal/challenge", headers={"X-CSRF-Token": csrf},
+                                         json=consent_act(world.purpose_id, world.notice_id)),
+                       403, "ends_processing_only")
+    consents = ok(world.client.get(f"/v1/subjects/{world.subject}/consents",
+                                   headers=person.headers))
+    assert {c["id"]: c["status"] for c in consents}[other] == "withdrawn"
+    assert_refused(world.client.post("/portal/challenge", headers={"X-CSRF-Token": csrf},
+                                     json=consent_act(world.purpose_id, world.notice_id)),
+                   403, "ends_processing_only")
+    csrf = portal_session(world.client, person)
+    assert 'id="ends-processing-only"' not in world.client.get("/portal").text
+    ok(world.client.post("/portal/challenge", headers={"X-CSRF-Token": csrf},
+                         json=consent_act(world.purpose_id, world.notice_id)))
+
+
+def test_a_token_a_stalled_witness_limited_stays_limited_and_its_limit_is_sealed(
+    world: World, service: OptinFace,
+) -> None:
+    """The API's sign-in while the witness is stalled: its token says it may only end
+    processing, and after the stall it still opens no export and no opt-in's challenge;
+    with its limit cleared in the database it opens nothing at all."""
+    limited = dataclasses.replace(world.people[world.subject])
+    with stalled(world, service):
+        assert limited.sign_in()["ends_processing_only"] is True
+    subject = f"/v1/subjects/{world.subject}"
+    assert_refused(world.client.get(f"{subject}/export", headers=limited.headers),
+                   403, "ends_processing_only")
+    assert_refused(world.client.post(f"{subject}/challenges", headers=limited.headers,
+                                     json={"act": "searchable", "searchable": True}),
+                   403, "ends_processing_only")
+    ok(world.client.post(f"{subject}/challenges", headers=limited.headers,
+                         json={"act": "searchable", "searchable": False}))
+    outside_sql(service, "UPDATE subject_tokens SET scope = NULL WHERE id = :id",
+                id=parse_key_id(limited.token))
+    assert_refused(world.client.get(subject, headers=limited.headers), 401, "unauthenticated")
 
 
 def test_a_mended_folder_is_taken_up_by_the_next_request(
