@@ -226,6 +226,7 @@ def sign_in_options(runtime: Runtime) -> PasskeyChallenge:
 def sign_in(runtime: Runtime, body: PasskeyResponse) -> SignedIn:
     """Verify the sign-in and issue the person's own subject token, in their capacity, for
     ``OPTINFACE_SUBJECT_TOKEN_DAYS`` (the API's sign-in: the person keeps the token)."""
+    _require_witnessing_unless_limited(runtime, body)
     with runtime.db.transaction() as session:
         return _signed_in(runtime, session, body,
                           lifetime=timedelta(days=runtime.settings.subject_token_days))
@@ -237,6 +238,7 @@ def sign_in_to_page(runtime: Runtime, body: PasskeyResponse, *,
     session that carries it, opened in the same transaction with the same expiry, and is
     revoked when that session ends (:func:`consent.page_sessions.end`); the session's id, for
     the cookie alone, with the person signed in. The token never leaves the server."""
+    _require_witnessing_unless_limited(runtime, body)
     with runtime.db.transaction() as session:
         person = _signed_in(runtime, session, body, lifetime=lifetime)
         session_id = page_sessions.add(session, runtime, area=page_sessions.PORTAL,
@@ -245,19 +247,25 @@ def sign_in_to_page(runtime: Runtime, body: PasskeyResponse, *,
         return person, session_id
 
 
+def _require_witnessing_unless_limited(runtime: Runtime, body: PasskeyResponse) -> None:
+    """While the witness is stalled, refuse before anything is done a sign-in whose challenge
+    was asked before (its token would not be limited to ending processing): the gate's rule
+    over the statement it asks to sign (:mod:`consent.witness_gate`), read before the
+    transaction, as the gate's try takes the ledger's write lock."""
+    witness_gate.require_witnessing_unless_ending(
+        runtime, lambda: subject_acts.asked(runtime, body.ceremony_id), act="a sign-in")
+
+
 def _signed_in(runtime: Runtime, session: Session, body: PasskeyResponse, *,
                lifetime: timedelta) -> SignedIn:
     """In ``session``'s transaction: verify the sign-in and issue the person's own subject
     token, in their capacity, for ``lifetime``: limited to ending processing where the
-    statement signed says so. A sign-in not so limited, asked before the witness stalled, is
-    refused while it is, before anything is done (:mod:`consent.witness_gate`)."""
+    statement signed says so."""
     now = runtime.clock.now()
     settings = runtime.settings
     ceremony = passkeys.take_ceremony(session, body.ceremony_id, kind=ending_acts.SIGN_IN,
                                       now=now)
     ending = ending_acts.ends_processing(ceremony.statement)
-    witness_gate.require_witnessing_unless_ending(runtime, lambda: ceremony.statement,
-                                                  act="a sign-in")
     credential_id = str(body.credential.get("id", ""))
     credential = session.scalar(select(PasskeyCredential).where(
         PasskeyCredential.id == credential_id)) if passkeys.is_credential_id(

@@ -185,6 +185,22 @@ def test_while_the_witness_is_stalled_a_person_signs_in_to_end_processing_and_on
                          json=consent_act(world.purpose_id, world.notice_id)))
 
 
+def test_a_sign_in_asked_before_the_stall_waits_for_the_folder(
+    world: World, service: OptinFace,
+) -> None:
+    """Its token would not be limited: while the witness is stalled it is refused before
+    anything is done, its challenge left unused, and the folder mended, the same answer signs
+    in, not limited."""
+    person = world.people[world.subject]
+    challenge = ok(world.client.post("/v1/passkeys/sign-in-options"))
+    answer = {"ceremony_id": challenge["ceremony_id"],
+              "credential": person.authenticator.get(challenge["options"])}
+    with stalled(world, service):
+        assert_held(world.client.post("/v1/passkeys/sign-ins", json=answer), service)
+    assert ok(world.client.post("/v1/passkeys/sign-ins", json=answer))[
+        "ends_processing_only"] is False
+
+
 def test_a_token_a_stalled_witness_limited_stays_limited_and_its_limit_is_sealed(
     world: World, service: OptinFace,
 ) -> None:
