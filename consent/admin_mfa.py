@@ -95,7 +95,7 @@ ADMIN_PASSKEY = row_seals.ADMIN_CAPACITY
 """The kind of the one-time link a registration rides on, and the passkey's capacity."""
 STEP_UP = "admin_step_up"
 """The ceremony kind, and the act its statement names."""
-REPLACE, REPLACE_ACT = "admin_replace", "replace_admin_passkey"
+REPLACE = "admin_replace"
 """The ceremony kind (a column of 20 characters) and the act named by the statement with which
 a key's current passkey approves its replacement."""
 STEP_UP_PREFIX = "stu_"
@@ -283,10 +283,10 @@ def registration_options(runtime: Runtime, *, actor: Actor,
             now=now)
         approval = None
         if approver is not None:
-            statement = {**passkeys.issued(REPLACE_ACT, now), "key_id": actor.key_id,
+            statement = {**passkeys.issued(REPLACE, now), "key_id": actor.key_id,
                          "ceremony_id": ceremony.id}
             asked, asked_options = passkeys.assertion_options(
-                session, kind=REPLACE, statement=statement, credentials=[approver],
+                session, statement=statement, credentials=[approver],
                 subject_id=None, settings=runtime.settings, now=now)
             approval = PasskeyChallenge(ceremony_id=asked.id, options=asked_options,
                                         statement=statement)
@@ -434,7 +434,7 @@ def step_up_options(runtime: Runtime, *, actor: Actor) -> PasskeyChallenge:
         _, credential = _passkey_of(session, runtime, actor)
         statement = {**passkeys.issued(STEP_UP, now), "key_id": actor.key_id}
         ceremony, options = passkeys.assertion_options(
-            session, kind=STEP_UP, statement=statement, credentials=[credential],
+            session, statement=statement, credentials=[credential],
             subject_id=None, settings=runtime.settings, now=now)
         return PasskeyChallenge(ceremony_id=ceremony.id, options=options, statement=statement)
 

@@ -218,7 +218,7 @@ def sign_in_options(runtime: Runtime) -> PasskeyChallenge:
         statement[ending_acts.ENDS_PROCESSING_ONLY] = True
     with runtime.db.transaction() as session:
         ceremony, options = passkeys.assertion_options(
-            session, kind=ending_acts.SIGN_IN, statement=statement, credentials=[],
+            session, statement=statement, credentials=[],
             subject_id=None, settings=runtime.settings, now=now)
         return PasskeyChallenge(ceremony_id=ceremony.id, options=options, statement=statement)
 

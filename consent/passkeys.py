@@ -187,7 +187,10 @@ def take_ceremony(session: Session, ceremony_id: str, *, kind: str, now: datetim
     and voided before the same assertion can act again."""
     row = session.get(Ceremony, ceremony_id)
     if (row is None or row.kind != kind or row.used_at is not None or row.expires_at <= now
-            or (subject_id is not None and row.subject_id != subject_id)):
+            or (subject_id is not None and row.subject_id != subject_id)
+            # The row's kind is the database's; the act signed is the statement's (its hash is
+            # the challenge): a signed withdrawal relabelled an erasure is for another act.
+            or (row.statement is not None and row.statement.get("act") != kind)):
         raise ChallengeInvalid(f"challenge {ceremony_id} is unknown, used, expired or for "
                                "another act", details={"ceremony_id": ceremony_id})
     row.used_at = now
@@ -365,13 +368,15 @@ def _void_siblings(session: Session, link: OneTimeLink, *, now: datetime) -> Non
 
 # Assertions: sign-in and signed acts ----------------------------------------------------------
 def assertion_options(
-    session: Session, *, kind: str, statement: dict[str, Any],
-    credentials: list[PasskeyCredential], subject_id: int | None, settings: ConsentSettings,
-    now: datetime, link_id: str | None = None,
+    session: Session, *, statement: dict[str, Any], credentials: list[PasskeyCredential],
+    subject_id: int | None, settings: ConsentSettings, now: datetime,
+    link_id: str | None = None,
 ) -> tuple[Ceremony, dict[str, Any]]:
     """A challenge: the hash of the statement signed (:func:`issued` begins every one), a
-    sign-in's included."""
+    sign-in's included; its kind, the act the statement names (:func:`take_ceremony` takes it
+    for that act alone)."""
     challenge = challenge_for(statement)
+    kind = statement["act"]
     options = generate_authentication_options(
         rp_id=settings.passkey_rp_id, challenge=challenge,
         allow_credentials=[PublicKeyCredentialDescriptor(id=from_b64url(c.id))

@@ -338,7 +338,7 @@ def challenge(runtime: Runtime, credential: PasskeyCredential,
         assert signer is not None
         body = statement(session, link, signer, settings=runtime.settings, now=now)
         ceremony, options = passkeys.assertion_options(
-            session, kind=PROBE, statement=body, credentials=[signer], subject_id=None,
+            session, statement=body, credentials=[signer], subject_id=None,
             settings=runtime.settings, now=now, link_id=link.id)
         return PasskeyChallenge(ceremony_id=ceremony.id, options=options, statement=body)
 
@@ -363,7 +363,7 @@ def subject_challenge(runtime: Runtime, body: LinkSecret) -> PasskeyChallenge:
         declaration.require_not_suspended(runtime, session)
         statement_ = statement(session, link, subject, settings=runtime.settings, now=now)
         ceremony, options = passkeys.assertion_options(
-            session, kind=PROBE, statement=statement_, credentials=[], subject_id=subject.id,
+            session, statement=statement_, credentials=[], subject_id=subject.id,
             settings=runtime.settings, now=now, link_id=link.id)
         return PasskeyChallenge(ceremony_id=ceremony.id, options=options, statement=statement_)
 

@@ -232,7 +232,7 @@ def begin(session: Session, subject: Subject, act: SubjectAct, *, actor: Actor,
         raise ChallengeInvalid(f"no passkey is registered to sign for {subject.pseudonym}",
                                details={"subject": subject.pseudonym})
     ceremony, options = passkeys.assertion_options(
-        session, kind=statement["act"], statement=statement, credentials=allowed,
+        session, statement=statement, credentials=allowed,
         subject_id=subject.id, settings=settings, now=now)
     return PasskeyChallenge(ceremony_id=ceremony.id, options=options, statement=statement)
 

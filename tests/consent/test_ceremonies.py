@@ -15,6 +15,7 @@ from optinface.consent.schemas import (
     AgeCategory,
     ConsentAct,
     ConsentCapacity,
+    ErasureReason,
     LinkSecret,
     PasskeyChallenge,
     PasskeyResponse,
@@ -166,3 +167,19 @@ def test_a_kept_sign_in_answer_opens_nothing_once_its_challenge_has_lived(world:
     assert options.statement is not None
     reset(statement={**options.statement, "issuedAt": world.clock.now().isoformat()})
     refused("passkey_invalid", lambda: world.service.sign_in(answer))
+
+
+def test_an_answer_relabelled_as_another_act_is_refused(world: World) -> None:
+    """A challenge row's kind is the database's: whoever writes it alone could relabel a
+    person's signed withdrawal as an erasure and post it to the erasure, whose receipt would
+    then say the person signed one. The act carried out is the one the signed statement names,
+    or none: the subject stays, the withdrawal still to be posted."""
+    pseudonym, consent_id = world.subject()
+    person = world.people[pseudonym]
+    answer = person.sign(WithdrawAct(consent_id=consent_id))
+    with world.service.runtime.db.transaction() as session:
+        session.execute(update(Ceremony).where(Ceremony.id == answer.ceremony_id).values(
+            kind="erase"))
+    refused("challenge_invalid", lambda: world.service.erase(
+        actor=person.actor, subject=pseudonym, reason=ErasureReason.REQUEST, signed=answer))
+    assert world.service.get_subject(actor=world.admin, subject=pseudonym).status == "active"
