@@ -100,45 +100,42 @@ def test_two_links_of_one_capacity_opened_together_register_one_passkey_only(
         LinkSecret(link=kept.secret)))
 
 
+def _reset_as_unused(world: World, ceremony_id: str, **edited: object) -> None:
+    """With the database alone, once the challenge has lived: its use mark cleared, its expiry
+    pushed, every sign count zeroed, and ``edited`` columns written."""
+    with world.service.runtime.db.transaction() as session:
+        session.execute(update(Ceremony).where(Ceremony.id == ceremony_id).values(
+            used_at=None, expires_at=world.clock.now() + timedelta(days=1), **edited))
+        session.execute(update(PasskeyCredential).values(sign_count=0))
+
+
+def _made_recent(world: World, statement: dict[str, Any] | None) -> dict[str, Any]:
+    """``statement`` with its ``issuedAt`` moved to now, which the recency check reads."""
+    assert statement is not None
+    return {**statement, "issuedAt": world.clock.now().isoformat()}
+
+
 def test_a_kept_answer_replayed_with_its_challenge_row_reset_is_refused(world: World) -> None:
     """Found by an outside tester acting as the operator: a consent's receipt keeps the
     person's answer; with the database alone they cleared its challenge's use mark, pushed its
     expiry and zeroed the sign count, and the same answer made a new consent. The statement's
-    signed ``issuedAt`` is what the row cannot move: older than a challenge lives, refused."""
+    signed ``issuedAt`` is what the row cannot move: older than a challenge lives, refused.
+    With the row's statement made recent as well, it is not the statement signed: the
+    statement the service acts on must be the one whose hash the person's device signed."""
     person = world.person()
     act = ConsentAct(purposes=[world.purpose], notice_id=world.notice, language="fr-CA",
                      expires_at=world.clock.now() + timedelta(days=365))
     answer = person.sign(act)
     world.service.give_consent(actor=person.actor, subject=person.pseudonym, signed=answer)
     world.clock.advance(seconds=world.service.settings.challenge_seconds + 1)
-    with world.service.runtime.db.transaction() as session:
-        session.execute(update(Ceremony).where(Ceremony.id == answer.ceremony_id).values(
-            used_at=None, expires_at=world.clock.now() + timedelta(days=1)))
-        session.execute(update(PasskeyCredential).values(sign_count=0))
+    _reset_as_unused(world, answer.ceremony_id)
     refused("challenge_invalid", lambda: world.service.give_consent(
         actor=person.actor, subject=person.pseudonym, signed=answer))
-    assert len(world.service.list_consents(actor=world.admin, subject=person.pseudonym)) == 1
-
-
-def test_a_kept_answer_replayed_under_its_statement_made_recent_again_is_refused(
-    world: World
-) -> None:
-    """The same replay, the row's statement edited too: its ``issuedAt`` moved to now, which
-    the recency check reads. The statement the service acts on must be the one whose hash the
-    person's device signed, so an edited statement verifies against nothing."""
-    person = world.person()
-    act = ConsentAct(purposes=[world.purpose], notice_id=world.notice, language="fr-CA",
-                     expires_at=world.clock.now() + timedelta(days=365))
-    answer = person.sign(act)
-    world.service.give_consent(actor=person.actor, subject=person.pseudonym, signed=answer)
-    world.clock.advance(seconds=world.service.settings.challenge_seconds + 1)
-    with world.service.runtime.db.transaction() as session:
-        row = session.get(Ceremony, answer.ceremony_id)
-        assert row is not None and row.statement is not None
-        recent = {**row.statement, "issuedAt": world.clock.now().isoformat()}
-        session.execute(update(Ceremony).where(Ceremony.id == answer.ceremony_id).values(
-            used_at=None, expires_at=world.clock.now() + timedelta(days=1), statement=recent))
-        session.execute(update(PasskeyCredential).values(sign_count=0))
+    with world.service.runtime.db.reading() as session:
+        signed = session.get(Ceremony, answer.ceremony_id)
+        assert signed is not None
+        recent = _made_recent(world, signed.statement)
+    _reset_as_unused(world, answer.ceremony_id, statement=recent)
     refused("passkey_invalid", lambda: world.service.give_consent(
         actor=person.actor, subject=person.pseudonym, signed=answer))
     assert len(world.service.list_consents(actor=world.admin, subject=person.pseudonym)) == 1
@@ -146,26 +143,18 @@ def test_a_kept_answer_replayed_under_its_statement_made_recent_again_is_refused
 
 def test_a_kept_sign_in_answer_opens_nothing_once_its_challenge_has_lived(world: World) -> None:
     """A sign-in's answer, as whoever runs the server sees it pass, posted again once its
-    challenge has lived, the row reset by the database alone (use mark cleared, expiry pushed,
-    sign count zeroed): its statement was signed too long ago. With the statement's
-    ``issuedAt`` moved as well, the statement is not the one signed."""
+    challenge has lived, the row reset by the database alone: its statement was signed too long
+    ago. With the statement's ``issuedAt`` moved as well, the statement is not the one
+    signed."""
     person = world.person()
     options = world.service.sign_in_options()
     answer = PasskeyResponse(ceremony_id=options.ceremony_id,
                              credential=person.authenticator.get(options.options))
     assert world.service.sign_in(answer).subject == person.pseudonym
     world.clock.advance(seconds=world.service.settings.challenge_seconds + 1)
-
-    def reset(**edited: object) -> None:
-        with world.service.runtime.db.transaction() as session:
-            session.execute(update(Ceremony).where(Ceremony.id == answer.ceremony_id).values(
-                used_at=None, expires_at=world.clock.now() + timedelta(days=1), **edited))
-            session.execute(update(PasskeyCredential).values(sign_count=0))
-
-    reset()
+    _reset_as_unused(world, answer.ceremony_id)
     refused("challenge_invalid", lambda: world.service.sign_in(answer))
-    assert options.statement is not None
-    reset(statement={**options.statement, "issuedAt": world.clock.now().isoformat()})
+    _reset_as_unused(world, answer.ceremony_id, statement=_made_recent(world, options.statement))
     refused("passkey_invalid", lambda: world.service.sign_in(answer))
 
 
