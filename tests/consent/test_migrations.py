@@ -43,6 +43,7 @@ from tests.support.consent import (
     register_admin_passkey,
 )
 from tests.support.migrations import columns, migrate
+from tests.support.witness import checkpoints_refused
 
 
 def test_the_migrations_build_the_schema_the_models_declare(world: World) -> None:
@@ -483,3 +484,39 @@ def test_a_migration_below_0041_forgets_each_tokens_last_use_and_every_token_sti
     [listed] = [t for t in world.service.subject_tokens(actor=actor, subject=person.pseudonym)
                 if t.current]
     assert listed.last_used_on == world.clock.now().date()
+
+
+def test_a_migration_below_0042_deletes_the_tokens_limited_to_ending_processing_only(
+    world: World,
+) -> None:
+    """Below 0042 a subject token cannot keep the limit a sign-in made while the witness was
+    stalled put on it (``consent.ending_acts``), so those tokens go with the column; every
+    other token authenticates as before, upgraded again too."""
+    person = world.person()
+
+    def signed_in() -> str:
+        challenge = world.service.sign_in_options()
+        return world.service.sign_in(PasskeyResponse(
+            ceremony_id=challenge.ceremony_id,
+            credential=person.authenticator.get(challenge.options))).subject_token
+
+    unlimited = signed_in()
+    world.service.witness_audit()
+    with checkpoints_refused(world.service.settings.witness_dir):
+        world.service.list_consents(actor=world.admin, subject=person.pseudonym)  # an event
+        world.service.witness_audit()
+        assert world.service.witness_stalled
+        limited = signed_in()
+    world.service.witness_audit()
+    limited_id = world.service.authenticate(limited).key_id
+    assert world.service.authenticate(limited).ends_processing_only
+    engine = world.service.runtime.db.engine
+    migrate(engine, "0041", down=True)
+    assert "scope" not in columns(engine, "subject_tokens")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM subject_tokens WHERE id = :id"),
+                                  {"id": limited_id}).scalar_one() == 0
+    migrate(engine, "head")
+    assert world.service.authenticate(unlimited).subject == person.pseudonym
+    with pytest.raises(Unauthenticated):
+        world.service.authenticate(limited)
