@@ -153,6 +153,10 @@ def test_while_the_witness_is_stalled_a_browser_reads_a_page_saying_so(
                                       headers={"Accept": "*/*"}), service)
 
 
+_FORMS = ('action="/portal/consent"', 'action="/portal/disclose"', 'action="/portal/token"')
+"""Forms of acts that do not end processing, which a session limited to it is not shown."""
+
+
 def test_while_the_witness_is_stalled_a_person_signs_in_to_end_processing_and_only_that(
     world: World, service: OptinFace,
 ) -> None:
@@ -165,7 +169,9 @@ def test_while_the_witness_is_stalled_a_person_signs_in_to_end_processing_and_on
     other = world.consent(world.subject)
     with stalled(world, service):
         csrf = portal_session(world.client, person)
-        assert 'id="ends-processing-only"' in world.client.get("/portal").text
+        page = world.client.get("/portal").text
+        assert 'id="ends-processing-only"' in page and 'action="/portal/withdraw"' in page
+        assert not any(form in page for form in _FORMS)
         withdrawal = {"act": "withdraw", "consent_id": other, "purpose_id": world.purpose_id}
         world.client.post("/portal/withdraw", data={
             "csrf": csrf, "consent_id": other, "purpose_id": world.purpose_id,
@@ -180,7 +186,9 @@ def test_while_the_witness_is_stalled_a_person_signs_in_to_end_processing_and_on
                                      json=consent_act(world.purpose_id, world.notice_id)),
                    403, "ends_processing_only")
     csrf = portal_session(world.client, person)
-    assert 'id="ends-processing-only"' not in world.client.get("/portal").text
+    page = world.client.get("/portal").text
+    assert 'id="ends-processing-only"' not in page
+    assert all(form in page for form in _FORMS)
     ok(world.client.post("/portal/challenge", headers={"X-CSRF-Token": csrf},
                          json=consent_act(world.purpose_id, world.notice_id)))
 
