@@ -127,14 +127,15 @@ def new_link(
     details: dict[str, Any], created_by: str | None, keys: KeyRing, now: datetime,
     minutes: int,
 ) -> tuple[OneTimeLink, str]:
-    """A link row and its secret (shown once; a keyed hash is stored)."""
+    """A link row and its secret (shown once; a keyed hash of it and of what it opens is
+    stored, :func:`_link_digest`)."""
     link_id = _new_id("lnk")
     secret = f"{LINK_PREFIX}{link_id}.{secrets.token_urlsafe(24)}"
     row = OneTimeLink(id=link_id, kind=kind, subject_id=subject.id if subject else None,
-                      capacity=capacity, secret_hash=keys.keyed_hash(secret,
-                                                                     domain=LINK_HASH_DOMAIN),
-                      details=details, created_by=created_by, created_at=now,
-                      expires_at=now + timedelta(minutes=minutes))
+                      capacity=capacity, details=details, created_by=created_by,
+                      created_at=now, expires_at=now + timedelta(minutes=minutes))
+    row.secret_hash = _link_digest(keys, secret, row,
+                                   pseudonym=subject.pseudonym if subject else None)
     session.add(row)
     session.flush()
     return row, secret
@@ -148,11 +149,27 @@ def open_link(session: Session, secret: str, *, kind: str | tuple[str, ...], key
     link and is never looked up."""
     link_id = secret.removeprefix(LINK_PREFIX).partition(".")[0]
     row = session.get(OneTimeLink, link_id) if is_identifier(link_id) else None
-    digest = keys.keyed_hash(secret, domain=LINK_HASH_DOMAIN)
-    if row is not None and (not secrets.compare_digest(row.secret_hash, digest)
-                            or row.kind not in ((kind,) if isinstance(kind, str) else kind)):
-        row = None
+    if row is not None:
+        subject = session.get(Subject, row.subject_id) if row.subject_id is not None else None
+        digest = _link_digest(keys, secret, row,
+                              pseudonym=subject.pseudonym if subject is not None else None)
+        if (not secrets.compare_digest(row.secret_hash, digest)
+                or row.kind not in ((kind,) if isinstance(kind, str) else kind)):
+            row = None
     return unspent(row, now=now)
+
+
+def _link_digest(keys: KeyRing, secret: str, link: OneTimeLink, *,
+                 pseudonym: str | None) -> str:
+    """The keyed hash a link's row keeps: of its secret and of what the link opens, its kind,
+    its subject (by pseudonym: a row moved to another subject's id is another subject's), the
+    capacity a passkey registered on it gets, and its details (a probe's image, purpose and
+    researcher; an admin passkey's key). Whoever writes the database alone, without the key
+    store's HMAC key, could otherwise point a link the desk handed out at another subject or
+    capacity and register a passkey there; so moved, the link opens nothing."""
+    opens = {"secret": secret, "kind": link.kind, "subject": pseudonym,
+             "capacity": link.capacity, "details": link.details}
+    return keys.keyed_hash(canonical_json(opens).decode(), domain=LINK_HASH_DOMAIN)
 
 
 def unspent(link: OneTimeLink | None, *, now: datetime) -> OneTimeLink:

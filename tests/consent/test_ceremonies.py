@@ -9,8 +9,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from optinface.consent.passkeys import LINK_PREFIX
 from optinface.consent.schemas import (
     AgeCategory,
     ConsentAct,
@@ -24,7 +25,7 @@ from optinface.consent.schemas import (
 )
 from optinface.consent.soft_authenticator import SoftAuthenticator
 from optinface.consent.soft_person import DEFAULT_ORIGIN
-from optinface.consent.tables import Ceremony, PasskeyCredential
+from optinface.consent.tables import Ceremony, OneTimeLink, PasskeyCredential, Subject
 from tests.support.backends import both_backends
 from tests.support.consent import World, refused
 
@@ -172,3 +173,32 @@ def test_an_answer_relabelled_as_another_act_is_refused(world: World) -> None:
     refused("challenge_invalid", lambda: world.service.erase(
         actor=person.actor, subject=pseudonym, reason=ErasureReason.REQUEST, signed=answer))
     assert world.service.get_subject(actor=world.admin, subject=pseudonym).status == "active"
+
+
+def test_a_link_pointed_elsewhere_in_the_database_opens_nothing(world: World) -> None:
+    """The desk hands a person their link; whoever writes the database alone could point its
+    row at another subject without a passkey yet, or at another capacity, and register a
+    passkey there with the secret they handed out. The row's keyed hash covers what the link
+    opens, so moved, it opens nothing; left alone, it registers the passkey it was made for."""
+    created, other = (world.service.create_subject(actor=world.portal, body=SubjectCreate(
+        age_category=AgeCategory.ADULT)) for _ in range(2))
+    link = LinkSecret(link=created.enrolment.secret)
+    link_id = created.enrolment.secret.removeprefix(LINK_PREFIX).partition(".")[0]
+    with world.service.runtime.db.reading() as session:
+        row = session.get(OneTimeLink, link_id)
+        assert row is not None
+        own_subject, capacity = row.subject_id, row.capacity
+        elsewhere = session.scalar(select(Subject.id).where(Subject.pseudonym == other.pseudonym))
+    for moved in ({"subject_id": elsewhere},
+                  {"capacity": str(ConsentCapacity.PARENTAL_AUTHORITY)}):
+        with world.service.runtime.db.transaction() as session:
+            session.execute(update(OneTimeLink).where(OneTimeLink.id == link_id).values(**moved))
+        refused("link_invalid", lambda: world.service.passkey_registration_options(link))
+        with world.service.runtime.db.transaction() as session:
+            session.execute(update(OneTimeLink).where(OneTimeLink.id == link_id).values(
+                subject_id=own_subject, capacity=capacity))
+    options = world.service.passkey_registration_options(link)
+    answer = PasskeyResponse(ceremony_id=options.ceremony_id,
+                             credential=SoftAuthenticator(origin=DEFAULT_ORIGIN).create(
+                                 options.options))
+    assert world.service.register_passkey(answer).subject == created.pseudonym

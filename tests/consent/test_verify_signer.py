@@ -199,14 +199,15 @@ def test_a_verify_link_moved_to_another_subject_in_the_database_names_no_one(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
     """The link keeps the row it found and the pseudonym's keyed hash: a row id pointed at
-    another subject (or reused by a later one) does not let that subject sign."""
+    another subject (or reused by a later one) does not let that subject sign. Edited in the
+    database, the link's details are not those its keyed hash covers: it opens nothing."""
     named, other = world.subject()[0], world.subject()[0]
     link = world.probe_link(image=portrait_jpegs[0], subject=named)
     with world.service.runtime.db.transaction() as session:
         row = session.scalars(select(OneTimeLink).where(OneTimeLink.kind == "probe-subject")).one()
         row.details = {**row.details, "subject_row": session.scalar(
             select(Subject.id).where(Subject.pseudonym == other))}
-    refused("purpose_not_consented", lambda: world.signer(other).sign_probe(link))
+    refused("link_invalid", lambda: world.signer(other).sign_probe(link))
 
 
 def test_an_erasure_leaves_no_receipt_naming_the_subject_in_their_probe_consents(
