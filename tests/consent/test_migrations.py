@@ -27,7 +27,7 @@ from optinface.consent.schemas import (
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.soft_authenticator import SoftAuthenticator
-from optinface.consent.soft_person import DEFAULT_ORIGIN
+from optinface.consent.soft_person import DEFAULT_ORIGIN, SoftPerson
 from optinface.consent.tables import AuditEvent, Base, Consent, SubjectToken
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import FRENCH
@@ -295,6 +295,14 @@ def test_a_migration_below_0035_drops_the_age_seals_and_upgrading_again_seals_no
 
 
 @both_backends
+def _token_of(world: World, person: SoftPerson) -> str:
+    """The subject token ``person``'s sign-in with their passkey issues."""
+    challenge = world.service.sign_in_options()
+    return world.service.sign_in(PasskeyResponse(
+        ceremony_id=challenge.ceremony_id,
+        credential=person.authenticator.get(challenge.options))).subject_token
+
+
 def test_a_migration_below_0036_drops_the_token_seals_and_upgrading_again_seals_nothing(
     world: World,
 ) -> None:
@@ -302,10 +310,7 @@ def test_a_migration_below_0036_drops_the_token_seals_and_upgrading_again_seals_
     again, the adoption, chained once already, is not run again: the token authenticates no
     one until the operator, with the key store, seals it again (``optinface keys reseal``)."""
     person = world.person()
-    challenge = world.service.sign_in_options()
-    token = world.service.sign_in(PasskeyResponse(
-        ceremony_id=challenge.ceremony_id,
-        credential=person.authenticator.get(challenge.options))).subject_token
+    token = _token_of(world, person)
     engine = world.service.runtime.db.engine
     migrate(engine, "0036-1", down=True)  # the revision before 0036, whichever it is
     assert not {"seal", "owner_hash"} & columns(engine, "subject_tokens")
@@ -414,13 +419,7 @@ def test_a_migration_below_0039_drops_the_issuing_passkey_and_older_tokens_keep_
     before 0039, sealed without it, still authenticates."""
     person = world.person()
 
-    def signed_in() -> str:
-        challenge = world.service.sign_in_options()
-        return world.service.sign_in(PasskeyResponse(
-            ceremony_id=challenge.ceremony_id,
-            credential=person.authenticator.get(challenge.options))).subject_token
-
-    issued_since, issued_before = signed_in(), signed_in()
+    issued_since, issued_before = _token_of(world, person), _token_of(world, person)
     with world.service.runtime.db.transaction() as session:  # sealed as before 0039
         token = session.get(SubjectToken, issued_before.split(".")[0])
         assert token is not None and token.credential_hash is not None
@@ -465,10 +464,7 @@ def test_a_migration_below_0041_forgets_each_tokens_last_use_and_every_token_sti
     seal covers it, so every token authenticates as before, and upgraded again its last use is
     recorded anew at its next use."""
     person = world.person()
-    challenge = world.service.sign_in_options()
-    token = world.service.sign_in(PasskeyResponse(
-        ceremony_id=challenge.ceremony_id,
-        credential=person.authenticator.get(challenge.options))).subject_token
+    token = _token_of(world, person)
     actor = world.service.authenticate(token)
     [listed] = [t for t in world.service.subject_tokens(actor=actor, subject=person.pseudonym)
                 if t.current]
@@ -494,19 +490,13 @@ def test_a_migration_below_0042_deletes_the_tokens_limited_to_ending_processing_
     other token authenticates as before, upgraded again too."""
     person = world.person()
 
-    def signed_in() -> str:
-        challenge = world.service.sign_in_options()
-        return world.service.sign_in(PasskeyResponse(
-            ceremony_id=challenge.ceremony_id,
-            credential=person.authenticator.get(challenge.options))).subject_token
-
-    unlimited = signed_in()
+    unlimited = _token_of(world, person)
     world.service.witness_audit()
     with checkpoints_refused(world.service.settings.witness_dir):
         world.service.list_consents(actor=world.admin, subject=person.pseudonym)  # an event
         world.service.witness_audit()
         assert world.service.witness_stalled
-        limited = signed_in()
+        limited = _token_of(world, person)
     world.service.witness_audit()
     limited_id = world.service.authenticate(limited).key_id
     assert world.service.authenticate(limited).ends_processing_only
