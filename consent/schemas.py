@@ -481,6 +481,9 @@ class SubjectTokenPublic(BaseModel):
     last_used_on: date | None = Field(
         description="The day (UTC) it last authenticated, recorded at most once a day; never a"
                     " time, an address or a route; null when not used since it was recorded.")
+    ends_processing_only: bool = Field(default=False, description=(
+        "Issued by a sign-in made while the audit log's witness folder refused checkpoints: it"
+        " may only end processing (a token the person does not recognise is theirs to revoke)."))
 
 
 class SubjectTokensRevoked(BaseModel):

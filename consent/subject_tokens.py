@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from optinface.consent import erasure_journal, ledger, ledger_alterations, row_seals
 from optinface.consent.audit import AuditAction, Entry
+from optinface.consent.ending_acts import ENDING_SCOPE
 from optinface.consent.errors import NotFound, RevokeOtherInPortal
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
@@ -57,7 +58,8 @@ def _public(row: SubjectToken, actor: Actor) -> SubjectTokenPublic:
     return SubjectTokenPublic(token_id=row.id, capacity=ConsentCapacity(row.capacity),
                               created_at=row.created_at, expires_at=row.expires_at,
                               issued_by=row.credential_hash, current=row.id == actor.key_id,
-                              last_used_on=row.last_used_on)
+                              last_used_on=row.last_used_on,
+                              ends_processing_only=row.scope == ENDING_SCOPE)
 
 
 def listed(runtime: Runtime, *, actor: Actor, pseudonym: str) -> list[SubjectTokenPublic]:

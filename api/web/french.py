@@ -1122,6 +1122,7 @@ FRENCH: dict[str, str] = {
         " effacer votre dossier ou se déconnecter. Déconnectez-vous et reconnectez-vous plus"
         " tard pour cela."
     ),
+    "can only end processing": "peut seulement mettre fin au traitement",
     'You act as the holder of parental authority for this person.': (
         "Vous agissez comme titulaire de l'autorité parentale de cette personne."
     ),

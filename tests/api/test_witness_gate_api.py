@@ -213,8 +213,9 @@ def test_a_token_a_stalled_witness_limited_stays_limited_and_its_limit_is_sealed
     world: World, service: OptinFace,
 ) -> None:
     """The API's sign-in while the witness is stalled: its token says it may only end
-    processing, and after the stall it still opens no export and no opt-in's challenge;
-    with its limit cleared in the database it opens nothing at all."""
+    processing, and after the stall it still opens no export and no opt-in's challenge; the
+    person's token list says which of theirs is so limited; with its limit cleared in the
+    database it opens nothing at all."""
     limited = dataclasses.replace(world.people[world.subject])
     with stalled(world, service):
         assert limited.sign_in()["ends_processing_only"] is True
@@ -226,6 +227,10 @@ def test_a_token_a_stalled_witness_limited_stays_limited_and_its_limit_is_sealed
                    403, "ends_processing_only")
     ok(world.client.post(f"{subject}/challenges", headers=limited.headers,
                          json={"act": "searchable", "searchable": False}))
+    person = world.people[world.subject]
+    listed = {token["token_id"]: token["ends_processing_only"] for token in ok(
+        world.client.get(f"{subject}/tokens", headers=person.headers))}
+    assert listed[parse_key_id(limited.token)] and not listed[parse_key_id(person.token)]
     outside_sql(service, "UPDATE subject_tokens SET scope = NULL WHERE id = :id",
                 id=parse_key_id(limited.token))
     assert_refused(world.client.get(subject, headers=limited.headers), 401, "unauthenticated")
