@@ -24,7 +24,7 @@ from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.auth_failures import FailureSummary
 from optinface.consent.client_certificates import binding_for
 from optinface.consent.db import in_chunks, rows_deleted
-from optinface.consent.ending_acts import ENDING_SCOPE
+from optinface.consent.ending_acts import limited
 from optinface.consent.errors import InvalidRequest, Unauthenticated
 from optinface.consent.identifiers import require_name
 from optinface.consent.key_rows import KeyRow, KeyRows
@@ -225,7 +225,7 @@ def authenticate(
         if not below_age_of_consent(subject, settings, today=now.date()):  # seal checked above
             raise AuthFailure("guardian_of_an_adult", key_id=key_id)
     return Actor(key_id=key_id, role=Role.SUBJECT, subject=subject.pseudonym,
-                 capacity=token.capacity, ends_processing_only=token.scope == ENDING_SCOPE)
+                 capacity=token.capacity, ends_processing_only=limited(token.scope))
 
 
 def _from_kept_row(runtime: Runtime, secret: str) -> Actor | None:

@@ -51,6 +51,17 @@ ENDING_SCOPE = "ends_processing"
 """A subject token's ``scope`` where it may only end processing (sealed with the token)."""
 
 
+def scope_of(statement: Mapping[str, Any] | None) -> str | None:
+    """The ``scope`` of the token a sign-in of ``statement`` issues: :data:`ENDING_SCOPE`
+    where it was asked while the witness was stalled, else None (not limited)."""
+    return ENDING_SCOPE if ends_processing(statement) else None
+
+
+def limited(scope: str | None) -> bool:
+    """Whether a subject token of ``scope`` may only end processing."""
+    return scope == ENDING_SCOPE
+
+
 def ends_processing(statement: Mapping[str, Any] | None) -> bool:
     """Whether the signed statement is of an act that ends processing (see the module)."""
     if not statement:

@@ -265,7 +265,7 @@ def _signed_in(runtime: Runtime, session: Session, body: PasskeyResponse, *,
     settings = runtime.settings
     ceremony = passkeys.take_ceremony(session, body.ceremony_id, kind=ending_acts.SIGN_IN,
                                       now=now)
-    ending = ending_acts.ends_processing(ceremony.statement)
+    scope = ending_acts.scope_of(ceremony.statement)
     credential_id = str(body.credential.get("id", ""))
     credential = session.scalar(select(PasskeyCredential).where(
         PasskeyCredential.id == credential_id)) if passkeys.is_credential_id(
@@ -289,16 +289,15 @@ def _signed_in(runtime: Runtime, session: Session, body: PasskeyResponse, *,
     token = apikeys.issue_subject_token(session, subject=subject, keys=runtime.keys, now=now,
                                         lifetime=lifetime, capacity=credential.capacity,
                                         credential_hash=credential_hash,
-                                        scope=ending_acts.ENDING_SCOPE if ending else None)
+                                        scope=scope)
     runtime.audit(session, Entry(action=AuditAction.PASSKEY_SIGN_IN, actor=None,
                                  subjects=[subject.pseudonym],
                                  details={"credential_hash": credential_hash,
                                           "capacity": credential.capacity,
-                                          **({"scope": ending_acts.ENDING_SCOPE} if ending
-                                             else {})}))
+                                          **({"scope": scope} if scope else {})}))
     return SignedIn(subject=subject.pseudonym, capacity=ConsentCapacity(credential.capacity),
                     subject_token=token, token_expires_at=now + lifetime,
-                    ends_processing_only=ending)
+                    ends_processing_only=ending_acts.limited(scope))
 
 
 def issue_token(runtime: Runtime, *, actor: Actor, signed: PasskeyResponse) -> SignedIn:

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from optinface.consent import erasure_journal, ledger, ledger_alterations, row_seals
 from optinface.consent.audit import AuditAction, Entry
-from optinface.consent.ending_acts import ENDING_SCOPE
+from optinface.consent.ending_acts import limited
 from optinface.consent.errors import NotFound, RevokeOtherInPortal
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
@@ -59,7 +59,7 @@ def _public(row: SubjectToken, actor: Actor) -> SubjectTokenPublic:
                               created_at=row.created_at, expires_at=row.expires_at,
                               issued_by=row.credential_hash, current=row.id == actor.key_id,
                               last_used_on=row.last_used_on,
-                              ends_processing_only=row.scope == ENDING_SCOPE)
+                              ends_processing_only=limited(row.scope))
 
 
 def listed(runtime: Runtime, *, actor: Actor, pseudonym: str) -> list[SubjectTokenPublic]:
