@@ -29,9 +29,10 @@ answers (``after``: :mod:`consent.spent_rights`) and with that call replaced by 
 ratio. Writes ``results/bench_audit_identify.json`` and ``.png``.
 
 With ``--challenge-rounds N`` (0: skipped) it times, the same way, a passkey sign-in and a
-signed act (the person's opt-out or opt-in of search) with the checkpoint their answered
-challenge signs before they answer and without it. Writes
-``results/bench_audit_challenge.json`` and ``.png``.
+signed act (the person's opt-out or opt-in of search) as served (``after``: their answered
+challenge marked in the witness folder as it commits, :mod:`consent.spent_challenges`, and the
+checkpoint signed before they answer), with the mark alone (``marked``), and with neither
+(``before``). Writes ``results/bench_audit_challenge.json`` and ``.png``.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ from sqlalchemy.orm import Session
 from benchmarks.modes import alternated, summary
 from benchmarks.output import write_results
 from benchmarks.plots import labelled_figure
-from optinface.consent import audit_seal_tree, spent_rights
+from optinface.consent import audit_seal_tree, spent_challenges, spent_rights
 from optinface.consent.audit import AuditAction, AuditLog, AuditTree, Entry, append, newest
 from optinface.consent.audit_verify import verify_log
 from optinface.consent.db import Database, read_only_engine
@@ -271,6 +272,9 @@ def plot(result: dict[str, object], path: Path) -> None:
 
 SPEND_MODES = ("before", "after")
 """Identify without (``before``) and with (``after``) the spent probe consent's checkpoint."""
+CHALLENGE_MODES = ("before", "marked", "after")
+"""A sign-in and a signed act with neither their challenge's mark nor its checkpoint
+(``before``), with the mark alone (``marked``), and as served (``after``)."""
 SPEND_SEED = 0
 """No population is drawn at random: the six sample portraits, recorded as the seed 0."""
 
@@ -287,9 +291,21 @@ def service_settings(folder: Path, *, templates: int = 64) -> ConsentSettings:
 
 
 def _unwitnessed(mode: str) -> AbstractContextManager[object]:
-    """``before``: the spend's checkpoint call replaced by nothing; ``after``: as served."""
+    """``before`` and ``marked``: the spend's checkpoint call replaced by nothing; ``after``:
+    as served."""
     return (mock.patch.object(spent_rights, "witness_spent", lambda *_, **__: None)
+            if mode != "after" else nullcontext())
+
+
+def _unmarked(mode: str) -> AbstractContextManager[object]:
+    """``before``: the answered challenge's mark replaced by nothing; otherwise as served."""
+    return (mock.patch.object(spent_challenges, "claim_on_commit", lambda *_, **__: None)
             if mode == "before" else nullcontext())
+
+
+def _marks(witness_dir: Path) -> int:
+    """How many challenge marks ``witness_dir`` holds."""
+    return sum(1 for _ in (witness_dir / spent_challenges.SPENT).glob("*/*"))
 
 
 def spend_witness(*, rounds: int, folder: Path,
@@ -349,12 +365,13 @@ def challenge_witness(*, rounds: int, folder: Path,
                       pipeline: FacePipeline | None = None) -> dict[str, object]:
     """A passkey sign-in's and a signed act's latency through the service on SQLite (the
     person's opt-out then opt-in, ``searchable`` acts: their mean), each mode's median over
-    ``rounds`` alternated rounds, with and without the checkpoint their spent challenge signs
-    into the witness folder before they answer, and the ratios; how many checkpoints each
-    mode added. The challenges are asked and signed before the clock starts."""
+    ``rounds`` alternated rounds (:data:`CHALLENGE_MODES`), and the ratios of ``after`` and
+    ``marked`` to ``before``; how many checkpoints and challenge marks each mode added. The
+    challenges are asked and signed before the clock starts."""
     settings = service_settings(folder)
     clock = FakeClock(NOW)
-    witnessed = {mode: 0 for mode in SPEND_MODES}
+    witnessed = {mode: 0 for mode in CHALLENGE_MODES}
+    marked = {mode: 0 for mode in CHALLENGE_MODES}
     started = time.perf_counter()
     with closing(OptinFace.open(settings, pipeline=pipeline or FacePipeline.from_settings(
             settings), clock=clock)) as service:
@@ -369,8 +386,8 @@ def challenge_witness(*, rounds: int, folder: Path,
                                       credential=person.authenticator.get(asked.options))
             choices = [person.sign(SearchableAct(searchable=searchable))
                        for searchable in (False, True)]
-            before = latest_witnessed(settings.witness_dir)
-            with _unwitnessed(mode):
+            before, marks = latest_witnessed(settings.witness_dir), _marks(settings.witness_dir)
+            with _unwitnessed(mode), _unmarked(mode):
                 start = time.perf_counter()
                 service.sign_in(sign_in)
                 signed_in = time.perf_counter()
@@ -378,29 +395,34 @@ def challenge_witness(*, rounds: int, folder: Path,
                     service.set_searchable(actor=person.actor, subject=pseudonym, signed=choice)
                 acted = time.perf_counter()
             witnessed[mode] += latest_witnessed(settings.witness_dir) > before
+            marked[mode] += _marks(settings.witness_dir) - marks
             return {"sign_in_seconds": signed_in - start,
                     "signed_act_seconds": (acted - signed_in) / len(choices)}
 
-        samples = alternated(SPEND_MODES, rounds=rounds, measure=measure)
+        samples = alternated(CHALLENGE_MODES, rounds=rounds, measure=measure)
     result = summary(samples, rounds=rounds, seed=SPEND_SEED, populate_seconds=populate)
     medians = result["median_s"]
     assert isinstance(medians, dict)
+
+    def ratios(mode: str) -> dict[str, float]:
+        return {stage: round(medians[mode][stage] / medians["before"][stage], 3)
+                for stage in ("sign_in_seconds", "signed_act_seconds")}
+
     return {"backend": "sqlite", **result, "checkpoints_witnessed": witnessed,
-            "ratio_after_before": {
-                stage: round(medians["after"][stage] / medians["before"][stage], 3)
-                for stage in ("sign_in_seconds", "signed_act_seconds")}}
+            "marks_written": marked, "ratio_after_before": ratios("after"),
+            "ratio_marked_before": ratios("marked")}
 
 
 def plot_challenge(result: dict[str, object], path: Path) -> None:
     samples = result["samples"]
     assert isinstance(samples, dict)
-    with labelled_figure(path, title="sign-in and signed act on SQLite: the challenge's checkpoint",
-                         xlabel="", ylabel="ms per call") as axes:
+    with labelled_figure(path, title="sign-in and signed act on SQLite: the challenge's mark"
+                         " and checkpoint", xlabel="", ylabel="ms per call") as axes:
         stages = (("sign_in_seconds", "sign-in"), ("signed_act_seconds", "signed act"))
         axes.boxplot([[s[stage] * 1000 for s in samples[mode]]
-                      for stage, _ in stages for mode in SPEND_MODES])
-        axes.set_xticks([1, 2, 3, 4], [f"{name}, {mode}" for _, name in stages
-                                       for mode in SPEND_MODES])
+                      for stage, _ in stages for mode in CHALLENGE_MODES])
+        labels = [f"{name},\n{mode}" for _, name in stages for mode in CHALLENGE_MODES]
+        axes.set_xticks(range(1, len(labels) + 1), labels, fontsize="small")
 
 
 def main() -> None:
@@ -424,8 +446,9 @@ def main() -> None:
             with tempfile.TemporaryDirectory(prefix=f"bench_audit_{name}_") as temporary:
                 timed = measure(rounds=rounds, folder=Path(temporary))
             write_results(f"bench_audit_{name}", timed, partial(draw, timed))
-            print(json.dumps({key: timed[key] for key in ("median_s", "ratio_after_before",
-                                                          "checkpoints_witnessed")}))
+            print(json.dumps({key: timed[key] for key in (
+                "median_s", "ratio_after_before", "ratio_marked_before", "checkpoints_witnessed",
+                "marks_written") if key in timed}))
 
 
 if __name__ == "__main__":

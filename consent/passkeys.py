@@ -45,7 +45,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from optinface.consent import row_seals, spends
+from optinface.consent import row_seals, spends, spent_challenges
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import rows_deleted
 from optinface.consent.ending_acts import ends_processing
@@ -198,20 +198,32 @@ def take_ceremony(session: Session, ceremony_id: str, *, kind: str, now: datetim
     that takes it commits. A refusal later in that transaction rolls the mark back with
     everything else, so the same challenge may be answered again until it expires
     (``challenge_seconds``): a retry gains nothing, since only the passkey's private key can
-    sign it. Once it commits, the act under way signs the log's head into the witness folder
-    before it answers (:func:`consent.spends.spent_on_commit`), as every single-use
-    right's: a copy of the ledger loaded later, holding the challenge unused, is then found
-    and voided before the same assertion can act again."""
+    sign it. As it commits, the challenge is marked answered in the witness folder, and a
+    challenge marked there is refused whatever its row says (:mod:`consent.spent_challenges`:
+    the row's mark is the database's writer's to clear). Once it commits, the act under way
+    signs the log's head into the witness folder before it answers
+    (:func:`consent.spends.spent_on_commit`), as every single-use right's: a copy of the
+    ledger loaded later, holding the challenge unused, is then found and voided before the
+    same assertion can act again.
+
+    Raises:
+        RuntimeError: no act is under way (:func:`consent.spends.current`).
+    """
+    spend = spends.current()
     row = session.get(Ceremony, ceremony_id)
     if (row is None or row.kind != kind or row.used_at is not None or row.expires_at <= now
             or (subject_id is not None and row.subject_id != subject_id)
             # The row's kind is the database's; the act signed is the statement's (its hash is
             # the challenge): a signed withdrawal relabelled an erasure is for another act.
-            or (row.statement is not None and row.statement.get("act") != kind)):
+            or (row.statement is not None and row.statement.get("act") != kind)
+            or spent_challenges.answered(spend.witness_dir, _signed_challenge(row))):
         raise ChallengeInvalid(f"challenge {ceremony_id} is unknown, used, expired or for "
                                "another act", details={"ceremony_id": ceremony_id})
     row.used_at = now
-    spends.spent_on_commit(session, ends_processing=ends_processing(row.statement))
+    ending = ends_processing(row.statement)
+    spent_challenges.claim_on_commit(session, spend.witness_dir, _signed_challenge(row),
+                                     ceremony_id=ceremony_id, ends_processing=ending)
+    spends.spent_on_commit(session, spend, ends_processing=ending)
     return row
 
 

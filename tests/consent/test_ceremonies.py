@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from optinface.consent.passkeys import LINK_PREFIX
+from optinface.consent import spent_challenges
+from optinface.consent.passkeys import LINK_PREFIX, challenge_for
 from optinface.consent.schemas import (
     AgeCategory,
     ConsentAct,
@@ -101,19 +102,26 @@ def test_two_links_of_one_capacity_opened_together_register_one_passkey_only(
         LinkSecret(link=kept.secret)))
 
 
-def _reset_as_unused(world: World, ceremony_id: str, **edited: object) -> None:
-    """With the database alone, once the challenge has lived: its use mark cleared, its expiry
-    pushed, every sign count zeroed, and ``edited`` columns written."""
+def _reset_as_unused(world: World, ceremony_id: str, *, zero_sign_counts: bool = True,
+                     **edited: object) -> None:
+    """With the database alone: the challenge's use mark cleared, its expiry pushed, every
+    sign count zeroed (unless told), and ``edited`` columns written."""
     with world.service.runtime.db.transaction() as session:
         session.execute(update(Ceremony).where(Ceremony.id == ceremony_id).values(
             used_at=None, expires_at=world.clock.now() + timedelta(days=1), **edited))
-        session.execute(update(PasskeyCredential).values(sign_count=0))
+        if zero_sign_counts:
+            session.execute(update(PasskeyCredential).values(sign_count=0))
 
 
 def _made_recent(world: World, statement: dict[str, Any] | None) -> dict[str, Any]:
     """``statement`` with its ``issuedAt`` moved to now, which the recency check reads."""
     assert statement is not None
     return {**statement, "issuedAt": world.clock.now().isoformat()}
+
+
+def _consent_act(world: World) -> ConsentAct:
+    return ConsentAct(purposes=[world.purpose], notice_id=world.notice, language="fr-CA",
+                      expires_at=world.clock.now() + timedelta(days=365))
 
 
 def test_a_kept_answer_replayed_with_its_challenge_row_reset_is_refused(world: World) -> None:
@@ -124,9 +132,7 @@ def test_a_kept_answer_replayed_with_its_challenge_row_reset_is_refused(world: W
     With the row's statement made recent as well, it is not the statement signed: the
     statement the service acts on must be the one whose hash the person's device signed."""
     person = world.person()
-    act = ConsentAct(purposes=[world.purpose], notice_id=world.notice, language="fr-CA",
-                     expires_at=world.clock.now() + timedelta(days=365))
-    answer = person.sign(act)
+    answer = person.sign(_consent_act(world))
     world.service.give_consent(actor=person.actor, subject=person.pseudonym, signed=answer)
     world.clock.advance(seconds=world.service.settings.challenge_seconds + 1)
     _reset_as_unused(world, answer.ceremony_id)
@@ -202,3 +208,88 @@ def test_a_link_pointed_elsewhere_in_the_database_opens_nothing(world: World) ->
                              credential=SoftAuthenticator(origin=DEFAULT_ORIGIN).create(
                                  options.options))
     assert world.service.register_passkey(answer).subject == created.pseudonym
+
+
+def test_an_answer_replayed_while_its_challenge_lives_is_refused_by_its_mark(
+    world: World
+) -> None:
+    """Within a challenge's lifetime its row's use mark was all that made it single-use, and
+    the database's writer can clear it: a sign-in's answer opened a second session, a
+    consent's answer kept in its receipt made the consent again a minute after the person
+    withdrew it. Each answered challenge is marked in the witness folder, which the writer
+    cannot undo: posted again, the same answers do nothing, refused as answered already
+    before their signatures are checked (whose sign count would refuse them otherwise, as a
+    passkey error), and with every sign count zeroed too."""
+    pseudonym, kept_consent = world.subject()
+    person = world.people[pseudonym]
+    options = world.service.sign_in_options()
+    sign_in = PasskeyResponse(ceremony_id=options.ceremony_id,
+                              credential=person.authenticator.get(options.options))
+    world.service.sign_in(sign_in)
+    answer = person.sign(_consent_act(world))
+    given = world.service.give_consent(actor=person.actor, subject=pseudonym, signed=answer)
+    person.withdraw(given.consent.id)
+    for zero_sign_counts in (False, True):
+        for kept in (sign_in, answer):
+            _reset_as_unused(world, kept.ceremony_id, zero_sign_counts=zero_sign_counts)
+        refused("challenge_invalid", lambda: world.service.sign_in(sign_in))
+        refused("challenge_invalid", lambda: world.service.give_consent(
+            actor=person.actor, subject=pseudonym, signed=answer))
+    consents = world.service.list_consents(actor=world.admin, subject=pseudonym)
+    assert {consent.id: consent.status for consent in consents} == {
+        kept_consent: "active", given.consent.id: "withdrawn"}
+    assert options.statement is not None
+    assert spent_challenges.mark_path(world.service.settings.witness_dir,
+                                      challenge_for(options.statement)).exists()
+
+
+def test_an_answer_refused_in_its_transaction_marks_nothing(world: World) -> None:
+    """A challenge is marked as its act commits, never when the act is refused after taking
+    it: the person's own answer to the same challenge is taken after a forged one failed."""
+    pseudonym, _ = world.subject()
+    person = world.people[pseudonym]
+    challenge = world.service.challenge(actor=person.actor, subject=pseudonym,
+                                        act=_consent_act(world))
+    device, asked = ON_ANY_CEREMONY["another origin"](person.authenticator, challenge.options)
+
+    def consent(device: SoftAuthenticator) -> object:
+        return world.service.give_consent(
+            actor=person.actor, subject=pseudonym,
+            signed=PasskeyResponse(ceremony_id=challenge.ceremony_id,
+                                   credential=device.get(asked)))
+
+    refused("passkey_invalid", lambda: consent(device))
+    assert challenge.statement is not None
+    assert not spent_challenges.mark_path(world.service.settings.witness_dir,
+                                          challenge_for(challenge.statement)).exists()
+    consent(person.authenticator)
+    refused("challenge_invalid", lambda: consent(person.authenticator))
+
+
+def test_a_folder_that_takes_no_mark_refuses_the_act_unless_it_ends_processing(
+    world: World
+) -> None:
+    """Where the marks' folder cannot be written (a file in its place: refused to root too), a
+    withdrawal, which ends processing, is done all the same; a consent is refused with nothing
+    done (``witness_unusable``, not committed), and given with the same answer once the folder
+    is mended."""
+    pseudonym, first = world.subject()
+    person = world.people[pseudonym]
+    second = world.consent(pseudonym).consent.id
+    marks = world.service.settings.witness_dir / spent_challenges.SPENT
+    aside = marks.with_name("spent.aside")
+    marks.rename(aside)
+    marks.write_text("not a folder", encoding="utf-8")
+    assert world.withdraw(pseudonym, second).consent.status == "withdrawn"
+    answer = person.sign(_consent_act(world))
+    error = refused("witness_unusable", lambda: world.service.give_consent(
+        actor=person.actor, subject=pseudonym, signed=answer))
+    assert error.details["committed"] is False
+    assert len(world.service.list_consents(actor=world.admin, subject=pseudonym)) == 2
+    marks.unlink()
+    aside.rename(marks)
+    world.service.give_consent(actor=person.actor, subject=pseudonym, signed=answer)
+    statuses = {consent.id: consent.status for consent in world.service.list_consents(
+        actor=world.admin, subject=pseudonym)}
+    assert statuses.pop(first) == "active" and statuses.pop(second) == "withdrawn"
+    assert list(statuses.values()) == ["active"]

@@ -167,13 +167,14 @@ def outside_put_back(service: OptinFace, table: str, rows: list[dict[str, Any]])
                 f" VALUES ({', '.join(':' + column for column in row)})"), row)
 
 
-def refused(code: str, call: Callable[[], object]) -> None:
+def refused(code: str, call: Callable[[], object]) -> ConsentError | EngineError:
     """``call`` is refused with the stable error ``code`` (a gate of the consent core or of
-    the engine)."""
+    the engine): the refusal."""
     with pytest.raises((ConsentError, EngineError)) as error:
         call()
     refusal = error.value
     assert isinstance(refusal, ConsentError | EngineError) and refusal.code == code
+    return refusal
 
 
 def searches_the_server_fails(world: World, image: bytes, *, times: int,
