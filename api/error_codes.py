@@ -172,8 +172,9 @@ write_unfinished             503     a withdrawal (of a consent or a purpose), a
                                      tables): rolled back, nothing signed, not done; journaled,
                                      so the next start makes it again once the cause is gone
 witness_unusable             503     the audit witness folder cannot be written (at start, or its
-                                     journal before an act that must be journaled: nothing is
-                                     changed; or the checkpoint of an act that spent a
+                                     journal before an act that must be journaled, or the
+                                     mark of a challenge answered or a probe consent used:
+                                     nothing is changed; or the checkpoint of an act that spent a
                                      single-use right: that act is committed, not answered,
                                      details.committed), its pinned key cannot be read, it pins
                                      another checkpoint key, or (at start) it is not the witness

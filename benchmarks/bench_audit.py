@@ -23,14 +23,15 @@ Writes
 
 With ``--identify-rounds N`` (0: skipped) it also times an identification through the service
 (the real engine, a SQLite ledger, a gallery of six, the probe consent signed before the clock
-starts) with the checkpoint its spent probe consent signs into the witness folder before it
-answers (``after``: :mod:`consent.spent_rights`) and with that call replaced by nothing
-(``before``), the modes alternated round by round (:mod:`benchmarks.modes`), with their
-ratio. Writes ``results/bench_audit_identify.json`` and ``.png``.
+starts) as served (``after``: its spent probe consent marked in the witness folder as it
+commits, :mod:`consent.spent_marks`, and the checkpoint signed there before it answers,
+:mod:`consent.spent_rights`), with the mark alone (``marked``) and with neither (``before``),
+the modes alternated round by round (:mod:`benchmarks.modes`), with their ratios. Writes
+``results/bench_audit_identify.json`` and ``.png``.
 
 With ``--challenge-rounds N`` (0: skipped) it times, the same way, a passkey sign-in and a
 signed act (the person's opt-out or opt-in of search) as served (``after``: their answered
-challenge marked in the witness folder as it commits, :mod:`consent.spent_challenges`, and the
+challenge marked in the witness folder as it commits, :mod:`consent.spent_marks`, and the
 checkpoint signed before they answer), with the mark alone (``marked``), and with neither
 (``before``). Writes ``results/bench_audit_challenge.json`` and ``.png``.
 """
@@ -53,10 +54,10 @@ from unittest import mock
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
-from benchmarks.modes import alternated, summary
+from benchmarks.modes import Samples, alternated, summary
 from benchmarks.output import write_results
 from benchmarks.plots import labelled_figure
-from optinface.consent import audit_seal_tree, spent_challenges, spent_rights
+from optinface.consent import audit_seal_tree, spent_marks, spent_rights
 from optinface.consent.audit import AuditAction, AuditLog, AuditTree, Entry, append, newest
 from optinface.consent.audit_verify import verify_log
 from optinface.consent.db import Database, read_only_engine
@@ -270,10 +271,9 @@ def plot(result: dict[str, object], path: Path) -> None:
         axes.legend(fontsize="small")
 
 
-SPEND_MODES = ("before", "after")
-"""Identify without (``before``) and with (``after``) the spent probe consent's checkpoint."""
-CHALLENGE_MODES = ("before", "marked", "after")
-"""A sign-in and a signed act with neither their challenge's mark nor its checkpoint
+WITNESS_MODES = ("before", "marked", "after")
+"""An act that spends a single-use right (an identify, a sign-in, a signed act) with neither
+the right's mark (:mod:`consent.spent_marks`) nor its checkpoint (:mod:`consent.spent_rights`)
 (``before``), with the mark alone (``marked``), and as served (``after``)."""
 SPEND_SEED = 0
 """No population is drawn at random: the six sample portraits, recorded as the seed 0."""
@@ -298,29 +298,49 @@ def _unwitnessed(mode: str) -> AbstractContextManager[object]:
 
 
 def _unmarked(mode: str) -> AbstractContextManager[object]:
-    """``before``: the answered challenge's mark replaced by nothing; otherwise as served."""
-    return (mock.patch.object(spent_challenges, "claim_on_commit", lambda *_, **__: None)
+    """``before``: the spent right's mark replaced by nothing; otherwise as served."""
+    return (mock.patch.object(spent_marks, "claim_on_commit", lambda *_, **__: None)
             if mode == "before" else nullcontext())
 
 
 def _marks(witness_dir: Path) -> int:
-    """How many challenge marks ``witness_dir`` holds."""
-    return sum(1 for _ in (witness_dir / spent_challenges.SPENT).glob("*/*"))
+    """How many marks of spent rights ``witness_dir`` holds."""
+    return sum(1 for _ in (witness_dir / spent_marks.SPENT).glob("*/*"))
+
+
+def _witness_result(samples: Samples, *, rounds: int, populate: float,
+                    witnessed: dict[str, int], marked: dict[str, int]) -> dict[str, object]:
+    """A witness benchmark's result: :func:`benchmarks.modes.summary`, the checkpoints and
+    marks each mode added, and per figure the ratios of ``after`` and ``marked`` to
+    ``before``."""
+    result = summary(samples, rounds=rounds, seed=SPEND_SEED, populate_seconds=populate)
+    medians = result["median_s"]
+    assert isinstance(medians, dict)
+
+    def ratios(mode: str) -> dict[str, float]:
+        return {figure: round(medians[mode][figure] / medians["before"][figure], 3)
+                for figure in medians["before"]}
+
+    return {"backend": "sqlite", **result, "checkpoints_witnessed": witnessed,
+            "marks_written": marked, "ratio_after_before": ratios("after"),
+            "ratio_marked_before": ratios("marked")}
 
 
 def spend_witness(*, rounds: int, folder: Path,
                   pipeline: FacePipeline | None = None) -> dict[str, object]:
     """An identification's latency through the service on SQLite, each mode's median over
-    ``rounds`` alternated rounds, and their ratio (after over before); how many checkpoints
-    the ``after`` rounds added to the witness folder (one each: the log moved by the search's
-    event). The checkpoint every ``audit_checkpoint_every`` events is put past the run, so
+    ``rounds`` alternated rounds (:data:`WITNESS_MODES`), and the ratios of ``after`` and
+    ``marked`` to ``before``; how many checkpoints (one each ``after`` round: the log moved by
+    the search's event) and probe consents' marks each mode added. The checkpoint every
+    ``audit_checkpoint_every`` events is put past the run, so
     only the spend's is signed; the signature of the person in the probe is made before the
     clock starts."""
     settings = service_settings(folder)
     clock = FakeClock(NOW)
     pipeline = pipeline or FacePipeline.from_settings(settings)
     images = [encode(image) for image in portraits(pipeline.detector)]
-    witnessed = {mode: 0 for mode in SPEND_MODES}
+    witnessed = {mode: 0 for mode in WITNESS_MODES}
+    marked = {mode: 0 for mode in WITNESS_MODES}
     turns = itertools.count()
     started = time.perf_counter()
     with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock)) as service:
@@ -332,46 +352,49 @@ def spend_witness(*, rounds: int, folder: Path,
         def measure(mode: str) -> dict[str, float]:
             image = images[next(turns) % len(images)]
             probe = world.probe(image=image)
-            before = latest_witnessed(settings.witness_dir)
-            with _unwitnessed(mode):
+            before, marks = latest_witnessed(settings.witness_dir), _marks(settings.witness_dir)
+            with _unwitnessed(mode), _unmarked(mode):
                 start = time.perf_counter()
                 service.identify(actor=world.researcher, purpose_id=world.purpose,
                                  probe_consent_id=probe, image=image)
                 seconds = time.perf_counter() - start
             witnessed[mode] += latest_witnessed(settings.witness_dir) > before
+            marked[mode] += _marks(settings.witness_dir) - marks
             return {"identify_seconds": seconds}
 
-        samples = alternated(SPEND_MODES, rounds=rounds, measure=measure)
-    result = summary(samples, rounds=rounds, seed=SPEND_SEED, populate_seconds=populate)
-    medians = result["median_s"]
-    assert isinstance(medians, dict)
-    return {"backend": "sqlite", "gallery": len(images), **result,
-            "checkpoints_witnessed": witnessed,
-            "ratio_after_before": round(medians["after"]["identify_seconds"]
-                                        / medians["before"]["identify_seconds"], 3)}
+        samples = alternated(WITNESS_MODES, rounds=rounds, measure=measure)
+    return {"gallery": len(images), **_witness_result(
+        samples, rounds=rounds, populate=populate, witnessed=witnessed, marked=marked)}
+
+
+def _plot_modes(result: dict[str, object], path: Path, *, title: str, ylabel: str,
+                figures: tuple[tuple[str, str], ...]) -> None:
+    """A box a figure and mode (:data:`WITNESS_MODES`), in milliseconds."""
+    samples = result["samples"]
+    assert isinstance(samples, dict)
+    with labelled_figure(path, title=title, xlabel="", ylabel=ylabel) as axes:
+        axes.boxplot([[s[figure] * 1000 for s in samples[mode]]
+                      for figure, _ in figures for mode in WITNESS_MODES])
+        labels = [f"{name},\n{mode}" for _, name in figures for mode in WITNESS_MODES]
+        axes.set_xticks(range(1, len(labels) + 1), labels, fontsize="small")
 
 
 def plot_spend(result: dict[str, object], path: Path) -> None:
-    samples = result["samples"]
-    assert isinstance(samples, dict)
-    with labelled_figure(path, title="identify on SQLite: the spend's checkpoint",
-                         xlabel="", ylabel="ms per identify") as axes:
-        axes.boxplot([[s["identify_seconds"] * 1000 for s in samples[mode]]
-                      for mode in SPEND_MODES])
-        axes.set_xticks([1, 2], ["before: no checkpoint", "after: checkpoint witnessed"])
+    _plot_modes(result, path, title="identify (SQLite): the probe consent's mark and checkpoint",
+                ylabel="ms per identify", figures=(("identify_seconds", "identify"),))
 
 
 def challenge_witness(*, rounds: int, folder: Path,
                       pipeline: FacePipeline | None = None) -> dict[str, object]:
     """A passkey sign-in's and a signed act's latency through the service on SQLite (the
     person's opt-out then opt-in, ``searchable`` acts: their mean), each mode's median over
-    ``rounds`` alternated rounds (:data:`CHALLENGE_MODES`), and the ratios of ``after`` and
+    ``rounds`` alternated rounds (:data:`WITNESS_MODES`), and the ratios of ``after`` and
     ``marked`` to ``before``; how many checkpoints and challenge marks each mode added. The
     challenges are asked and signed before the clock starts."""
     settings = service_settings(folder)
     clock = FakeClock(NOW)
-    witnessed = {mode: 0 for mode in CHALLENGE_MODES}
-    marked = {mode: 0 for mode in CHALLENGE_MODES}
+    witnessed = {mode: 0 for mode in WITNESS_MODES}
+    marked = {mode: 0 for mode in WITNESS_MODES}
     started = time.perf_counter()
     with closing(OptinFace.open(settings, pipeline=pipeline or FacePipeline.from_settings(
             settings), clock=clock)) as service:
@@ -399,30 +422,15 @@ def challenge_witness(*, rounds: int, folder: Path,
             return {"sign_in_seconds": signed_in - start,
                     "signed_act_seconds": (acted - signed_in) / len(choices)}
 
-        samples = alternated(CHALLENGE_MODES, rounds=rounds, measure=measure)
-    result = summary(samples, rounds=rounds, seed=SPEND_SEED, populate_seconds=populate)
-    medians = result["median_s"]
-    assert isinstance(medians, dict)
-
-    def ratios(mode: str) -> dict[str, float]:
-        return {stage: round(medians[mode][stage] / medians["before"][stage], 3)
-                for stage in ("sign_in_seconds", "signed_act_seconds")}
-
-    return {"backend": "sqlite", **result, "checkpoints_witnessed": witnessed,
-            "marks_written": marked, "ratio_after_before": ratios("after"),
-            "ratio_marked_before": ratios("marked")}
+        samples = alternated(WITNESS_MODES, rounds=rounds, measure=measure)
+    return _witness_result(samples, rounds=rounds, populate=populate, witnessed=witnessed,
+                           marked=marked)
 
 
 def plot_challenge(result: dict[str, object], path: Path) -> None:
-    samples = result["samples"]
-    assert isinstance(samples, dict)
-    with labelled_figure(path, title="sign-in and signed act on SQLite: the challenge's mark"
-                         " and checkpoint", xlabel="", ylabel="ms per call") as axes:
-        stages = (("sign_in_seconds", "sign-in"), ("signed_act_seconds", "signed act"))
-        axes.boxplot([[s[stage] * 1000 for s in samples[mode]]
-                      for stage, _ in stages for mode in CHALLENGE_MODES])
-        labels = [f"{name},\n{mode}" for _, name in stages for mode in CHALLENGE_MODES]
-        axes.set_xticks(range(1, len(labels) + 1), labels, fontsize="small")
+    _plot_modes(result, path, title="sign-in and signed act (SQLite): mark and checkpoint",
+                ylabel="ms per call",
+                figures=(("sign_in_seconds", "sign-in"), ("signed_act_seconds", "signed act")))
 
 
 def main() -> None:

@@ -284,7 +284,8 @@ def match(runtime: Runtime, *, actor: Actor, operation: Operation, purpose_id: s
             refusal = probe_consent.consume(
                 session, probe_consent_id, purpose=purpose, operation=operation,
                 probe_sha256=probe_sha256, key_id=actor.key_id, now=runtime.clock.now(),
-                subject=subject, keys=runtime.keys, receipt_keys=receipt_keys)
+                subject=subject, keys=runtime.keys, receipt_keys=receipt_keys,
+                witness_dir=runtime.log.witness.directory)
             spends = refusal is None or refusal.details["problem"] not in probe_consent.UNSPENT
             if refusal is None:
                 try:

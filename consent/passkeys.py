@@ -45,7 +45,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from optinface.consent import row_seals, spends, spent_challenges
+from optinface.consent import row_seals, spends, spent_marks
 from optinface.consent.crypto import canonical_json
 from optinface.consent.db import rows_deleted
 from optinface.consent.ending_acts import ends_processing
@@ -199,7 +199,7 @@ def take_ceremony(session: Session, ceremony_id: str, *, kind: str, now: datetim
     everything else, so the same challenge may be answered again until it expires
     (``challenge_seconds``): a retry gains nothing, since only the passkey's private key can
     sign it. As it commits, the challenge is marked answered in the witness folder, and a
-    challenge marked there is refused whatever its row says (:mod:`consent.spent_challenges`:
+    challenge marked there is refused whatever its row says (:mod:`consent.spent_marks`:
     the row's mark is the database's writer's to clear). Once it commits, the act under way
     signs the log's head into the witness folder before it answers
     (:func:`consent.spends.spent_on_commit`), as every single-use right's: a copy of the
@@ -216,15 +216,24 @@ def take_ceremony(session: Session, ceremony_id: str, *, kind: str, now: datetim
             # The row's kind is the database's; the act signed is the statement's (its hash is
             # the challenge): a signed withdrawal relabelled an erasure is for another act.
             or (row.statement is not None and row.statement.get("act") != kind)
-            or spent_challenges.answered(spend.witness_dir, _signed_challenge(row))):
+            or spent_marks.used(spend.witness_dir, _answered(row))):
         raise ChallengeInvalid(f"challenge {ceremony_id} is unknown, used, expired or for "
                                "another act", details={"ceremony_id": ceremony_id})
     row.used_at = now
     ending = ends_processing(row.statement)
-    spent_challenges.claim_on_commit(session, spend.witness_dir, _signed_challenge(row),
-                                     ceremony_id=ceremony_id, ends_processing=ending)
+    spent_marks.claim_on_commit(
+        session, spend.witness_dir, _answered(row), what=f"challenge {ceremony_id}",
+        used_already=ChallengeInvalid(f"challenge {ceremony_id} was answered already",
+                                      details={"ceremony_id": ceremony_id}),
+        ends_processing=ending)
     spends.spent_on_commit(session, spend, ends_processing=ending)
     return row
+
+
+def _answered(ceremony: Ceremony) -> bytes:
+    """What the witness folder's mark of ``ceremony``, once answered, names: the challenge the
+    person's device signed (:mod:`consent.spent_marks`)."""
+    return spent_marks.challenge(_signed_challenge(ceremony))
 
 
 def forget_spent_challenges(session: Session, *, now: datetime,

@@ -54,6 +54,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -67,6 +68,7 @@ from optinface.consent import (
     passkeys,
     policies,
     receipt_key_in_force,
+    spent_marks,
 )
 from optinface.consent.accountability import notice_public
 from optinface.consent.audit import AuditAction, Entry, log_time
@@ -231,10 +233,14 @@ spend, or it was spent before (every other problem is found once the row is mark
 
 def consume(session: Session, probe_consent_id: str, *, purpose: Purpose,
             operation: Operation, probe_sha256: str, key_id: str, subject: str | None,
-            keys: KeyRing, receipt_keys: ReceiptKeys, now: datetime,
+            keys: KeyRing, receipt_keys: ReceiptKeys, now: datetime, witness_dir: Path,
             ) -> ProbeConsentRequired | None:
     """Use the probe consent once: the caller commits this even when the attempt is refused,
-    right before the face is first processed (see the module docstring).
+    right before the face is first processed (see the module docstring). Its use is marked in
+    ``witness_dir`` as the transaction commits, and a probe consent marked there already is
+    refused as used then, whatever its row said, with nothing committed and before any pixel
+    is decoded (:mod:`consent.spent_marks`: the row's mark is the database's writer's to
+    clear).
 
     ``subject`` is the subject a verify compares with (None for an identification). Returns
     (never raises, so that the use is committed) the :class:`ProbeConsentRequired` to raise
@@ -253,6 +259,10 @@ def consume(session: Session, probe_consent_id: str, *, purpose: Purpose,
         problem = "used"
     else:
         probe.used_at = now
+        spent_marks.claim_on_commit(
+            session, witness_dir, spent_marks.probe_consent(probe_consent_id),
+            what=f"probe consent {probe_consent_id}",
+            used_already=_refusal(probe_consent_id, "used", operation))
         if probe.expires_at <= now:
             problem = "expired"
         elif probe.purpose_id != purpose.id:
@@ -272,6 +282,11 @@ def consume(session: Session, probe_consent_id: str, *, purpose: Purpose,
             problem = RECEIPT_MISMATCH
     if problem is None:
         return None
+    return _refusal(probe_consent_id, problem, operation, mismatch=mismatch)
+
+
+def _refusal(probe_consent_id: str, problem: str, operation: Operation, *,
+             mismatch: authority.Mismatch | None = None) -> ProbeConsentRequired:
     return ProbeConsentRequired(
         f"probe consent {probe_consent_id} is {problem}",
         details={"probe_consent_id": probe_consent_id, "problem": problem,

@@ -26,7 +26,7 @@ class Spend:
     every right it spent was for an act that ends processing (:mod:`consent.ending_acts`),
     which :mod:`consent.spent_rights` answers though the witness folder refuses its
     checkpoint. ``witness_dir``: the folder that witnesses it, where an answered challenge is
-    marked (:mod:`consent.spent_challenges`)."""
+    marked (:mod:`consent.spent_marks`)."""
 
     def __init__(self, witness_dir: Path) -> None:
         self.witness_dir = witness_dir

@@ -6,9 +6,9 @@ every answered passkey challenge (a sign-in's, an admin step-up's, and every sig
 those :func:`consent.subject_acts.complete` checks, a capture's approval, a consent, an
 erasure, an opt-out, a withdrawal, a disclosure, a copy of the templates and the
 ``subject_token`` act of :func:`consent.enrolment_links.issue_token` included) are spent by
-marking their row used (a challenge is marked in the witness folder as well, against a row's
-mark cleared in a live ledger: :mod:`consent.spent_challenges`). Those marks are not journaled (a probe consent's would add
-an fsync to every search): a copy of the ledger loaded later holds them unused again, and what
+marking their row used (a challenge and a probe consent are marked in the witness folder as
+well, against a row's mark cleared in a live ledger: :mod:`consent.spent_marks`). Those row
+marks are not journaled: a copy of the ledger loaded later holds them unused again, and what
 voids them there is a replay of the journal (:func:`consent.backup.void_single_use`, the
 challenges among them), which runs
 once something finds the copy: a start, or a worker's periodic check, on the log shorter than

@@ -13,8 +13,8 @@ driver...). Every file is written once and never changed:
   check every spend makes lists only the newest subfolders, never the folder's whole history;
   ``checkpoints/<size>.note``, flat, as versions before the subfolders wrote them, stays where
   it is and is read there.
-- ``spent/<xx>/<hash>.spent``: a mark per answered passkey challenge
-  (:mod:`consent.spent_challenges`, which alone reads and writes them).
+- ``spent/<xx>/<hash>.spent``: a mark per answered passkey challenge and per used probe
+  consent (:mod:`consent.spent_marks`, which alone reads and writes them).
 
 Files and subfolders only ever get created (``O_EXCL``), so the folder also works on mounts that
 refuse any rewrite, and a reviewer can copy it with ``rsync`` or ``cp -rn`` at any time.

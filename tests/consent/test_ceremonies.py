@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from optinface.consent import spent_challenges
+from optinface.consent import spent_marks
 from optinface.consent.passkeys import LINK_PREFIX, challenge_for
 from optinface.consent.schemas import (
     AgeCategory,
@@ -239,8 +239,8 @@ def test_an_answer_replayed_while_its_challenge_lives_is_refused_by_its_mark(
     assert {consent.id: consent.status for consent in consents} == {
         kept_consent: "active", given.consent.id: "withdrawn"}
     assert options.statement is not None
-    assert spent_challenges.mark_path(world.service.settings.witness_dir,
-                                      challenge_for(options.statement)).exists()
+    assert spent_marks.used(world.service.settings.witness_dir,
+                            spent_marks.challenge(challenge_for(options.statement)))
 
 
 def test_an_answer_refused_in_its_transaction_marks_nothing(world: World) -> None:
@@ -260,8 +260,8 @@ def test_an_answer_refused_in_its_transaction_marks_nothing(world: World) -> Non
 
     refused("passkey_invalid", lambda: consent(device))
     assert challenge.statement is not None
-    assert not spent_challenges.mark_path(world.service.settings.witness_dir,
-                                          challenge_for(challenge.statement)).exists()
+    assert not spent_marks.used(world.service.settings.witness_dir,
+                                spent_marks.challenge(challenge_for(challenge.statement)))
     consent(person.authenticator)
     refused("challenge_invalid", lambda: consent(person.authenticator))
 
@@ -276,7 +276,7 @@ def test_a_folder_that_takes_no_mark_refuses_the_act_unless_it_ends_processing(
     pseudonym, first = world.subject()
     person = world.people[pseudonym]
     second = world.consent(pseudonym).consent.id
-    marks = world.service.settings.witness_dir / spent_challenges.SPENT
+    marks = world.service.settings.witness_dir / spent_marks.SPENT
     aside = marks.with_name("spent.aside")
     marks.rename(aside)
     marks.write_text("not a folder", encoding="utf-8")

@@ -14,7 +14,9 @@ from collections.abc import Callable
 
 import pytest
 from PIL import Image
+from sqlalchemy import update
 
+from optinface.consent import spent_marks
 from optinface.consent.errors import ProbeConsentRequired
 from optinface.consent.schemas import MatchResult
 from optinface.consent.service import OptinFace
@@ -151,3 +153,37 @@ def test_two_attempts_at_once_under_one_probe_consent_are_processed_once(
     assert [[c.subject for c in f.candidates] for f in found] == [[subject]]
     assert [r.details["problem"] for r in refusals] == ["used"]
 
+
+
+def test_a_probe_consent_whose_use_is_cleared_in_the_database_searches_no_more(
+    world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+) -> None:
+    """The person in the probe agreed to one search. Whoever writes the database alone could
+    clear the row's use mark and let the researcher, who holds the probe, search again until
+    the consent expires. Its use is marked in the witness folder, which the writer cannot
+    undo: refused as used, nothing processed; and a folder that takes no mark refuses a first
+    search with nothing spent, the same probe consent searching once it is mended."""
+    subject = world.enrolled(portrait_jpegs[0])
+    probe = world.probe(image=flipped_jpegs[0])
+    assert [c.subject for c in _identify(world, probe, flipped_jpegs[0]).candidates] == [
+        subject]
+    with world.service.runtime.db.transaction() as session:
+        session.execute(update(ProbeConsent).where(ProbeConsent.id == probe).values(
+            used_at=None))
+    with pytest.raises(ProbeConsentRequired) as again:
+        _identify(world, probe, flipped_jpegs[0])
+    assert again.value.details["problem"] == "used"
+    assert spent_marks.used(world.service.settings.witness_dir,
+                            spent_marks.probe_consent(probe))
+
+    other = world.probe(image=flipped_jpegs[0])
+    marks = world.service.settings.witness_dir / spent_marks.SPENT
+    aside = marks.with_name("spent.aside")
+    marks.rename(aside)
+    marks.write_text("not a folder", encoding="utf-8")  # refused to root too
+    refused("witness_unusable", lambda: _identify(world, other, flipped_jpegs[0]))
+    assert not _spent(world, other)
+    marks.unlink()
+    aside.rename(marks)
+    assert [c.subject for c in _identify(world, other, flipped_jpegs[0]).candidates] == [
+        subject]

@@ -1,0 +1,117 @@
+"""A single-use right, once used, is marked in the witness folder before its act commits:
+whoever writes the database alone cannot make it usable again.
+
+Two rights were single-use only by their row's use mark, the database's to clear: a passkey
+challenge (within its lifetime, ``challenge_seconds``: after it,
+:func:`consent.passkeys.require_signed_recently` refuses the answer whatever a row says) and a
+probe consent (until it expires, ``enrolment_link_minutes`` after it was asked). Whoever could
+write the ledger cleared the mark and used the right again: an answer seen passing or read in
+a receipt (it embeds the person's assertion) made a consent again a minute after the person
+withdrew it, or opened a second session in their name; a researcher holding the probe ran
+the search the person in it agreed to once, again and again. The mark here is a file named by
+the SHA-256 of what the right is (:func:`challenge`, :func:`probe_consent`) in
+``spent/<its first two hex digits>/``, created once (:func:`consent.witness.write_once`) in
+the folder kept apart from the data, on an append-only mount in production. A right whose
+mark exists is used, its row cleared or not: the mark is claimed as the act commits
+(:func:`claim_on_commit`), where the file's creation, which only one caller can win, is the
+record, and a claim that finds it made already refuses the act, rolled back. A challenge's
+mark is also asked when it is taken (:func:`used`, in :func:`consent.passkeys.take_ceremony`),
+so that the answer posted again is refused as what it is before its signature is checked,
+whose sign count would otherwise name it a passkey error.
+
+Why a file of its own and not a line of the erasure journal, which holds what must be done
+again after a restore: a mark serves only while its right lives, and every sign-in and every
+search writes one; in the journal, every start would read them all, forever. A mark older than
+the longest a right lives protects nothing any more, so whoever keeps the folder may delete the
+old ones (by modification time); the service never deletes one. A mark names a hash, never a
+person, a pseudonym or a key.
+
+It is written when the act's transaction commits, before the database's commit: an act
+refused in its transaction (a challenge taken, then a refusal) marks nothing, and its right
+may be used again while it lives, as before; a commit that fails once the mark is written
+leaves the right spent with nothing done (the person asks for a new challenge, the researcher
+for a new probe consent). A folder that takes no write refuses the act (``witness_unusable``,
+nothing committed), except one that ends processing, which is done though unmarked, with an
+error line: the witness gate lets only those through a stalled folder
+(:mod:`consent.witness_gate`), and one done twice ends the same processing again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from optinface.consent.errors import ConsentError, WitnessUnusable
+from optinface.consent.witness import write_once
+from optinface.engine.files import fsync_directory
+
+logger = logging.getLogger(__name__)
+
+SPENT = "spent"
+"""The witness folder's subfolder of marks."""
+SUFFIX = ".spent"
+
+
+def challenge(signed: bytes) -> bytes:
+    """What names an answered passkey challenge: the challenge itself (a statement's hash, or
+    a registration's random bytes)."""
+    return b"challenge:" + signed
+
+
+def probe_consent(probe_consent_id: str) -> bytes:
+    """What names a used probe consent: its id, which its signed receipt binds."""
+    return b"probe-consent:" + probe_consent_id.encode()
+
+
+def mark_path(witness_dir: Path, right: bytes) -> Path:
+    """Where ``witness_dir`` keeps the mark of ``right``: the one layout rule."""
+    name = hashlib.sha256(right).hexdigest()
+    return witness_dir / SPENT / name[:2] / f"{name}{SUFFIX}"
+
+
+def used(witness_dir: Path, right: bytes) -> bool:
+    """Whether ``right`` was used by an act that committed (read-only: one stat)."""
+    return mark_path(witness_dir, right).exists()
+
+
+def claim_on_commit(session: Session, witness_dir: Path, right: bytes, *, what: str,
+                    used_already: ConsentError, ends_processing: bool = False) -> None:
+    """Mark ``right`` used as ``session``'s transaction commits, before the database's commit;
+    never when it rolls back. ``what``: the right, as an error line names it.
+
+    Raises (from the commit):
+        ConsentError: ``used_already``, where the mark exists already (another act used the
+            right meanwhile).
+        WitnessUnusable: the folder took no write (``details.committed`` false), unless the act
+            ends processing.
+    """
+    def claim(_session: Session) -> None:
+        try:
+            created = _write_mark(mark_path(witness_dir, right))
+        except OSError as error:
+            if ends_processing:
+                logger.error("an act that ends processing used %s, but witness folder %s took"
+                             " no mark of it (%s): done all the same", what, witness_dir,
+                             error.strerror)
+                return
+            raise WitnessUnusable(
+                f"the witness folder {witness_dir} took no mark of {what} ({error.strerror}):"
+                " nothing was done; make the folder writable, then ask again",
+                details={"committed": False, "path": str(witness_dir)}) from error
+        if not created:
+            raise used_already
+
+    event.listen(session, "before_commit", claim, once=True)
+
+
+def _write_mark(path: Path) -> bool:
+    """Create the mark at ``path`` durably, its folders first; False when it exists."""
+    for folder in (path.parent.parent, path.parent):
+        if not folder.is_dir():
+            folder.mkdir(exist_ok=True)
+            fsync_directory(folder.parent)
+    return write_once(path, "")
