@@ -1228,17 +1228,9 @@ class OptinFace:
         Counts against the same daily quota as identify (see :mod:`consent.quota`).
         ``decision_use``: as for :meth:`identify`.
         """
-        authorize(actor, Permission.VERIFY)
-        with spent_rights.witnessed(self.runtime) as spent:  # before it answers
-            return audited(
-                self.runtime,
-                lambda: matching.match(self.runtime, actor=actor, operation=Operation.VERIFY,
-                                       purpose_id=purpose_id, probe_consent_id=probe_consent_id,
-                                       image=image, subject=subject, k=1,
-                                       daily_quota=daily_quota, decision_use=decision_use,
-                                       spent=spent),
-                actor=actor, action=AuditAction.VERIFY, purpose=purpose_id, subjects=[subject],
-                probe_sha256=hashlib.sha256(image).hexdigest(), daily_quota=daily_quota)
+        return self._match(actor=actor, operation=Operation.VERIFY, subject=subject, k=1,
+                           purpose_id=purpose_id, probe_consent_id=probe_consent_id,
+                           image=image, daily_quota=daily_quota, decision_use=decision_use)
 
     def identify(self, *, actor: Actor, purpose_id: str, probe_consent_id: str, image: bytes,
                  k: int = 5, daily_quota: int | None = None,
@@ -1253,16 +1245,27 @@ class OptinFace:
         the answer carries ``automated_decision`` and the notice the caller must relay
         (P-39.1 s. 12.1, :mod:`consent.automated_decisions`).
         """
-        authorize(actor, Permission.IDENTIFY)
+        return self._match(actor=actor, operation=Operation.IDENTIFY, subject=None, k=k,
+                           purpose_id=purpose_id, probe_consent_id=probe_consent_id,
+                           image=image, daily_quota=daily_quota, decision_use=decision_use)
+
+    def _match(self, *, actor: Actor, operation: Operation, subject: str | None, k: int,
+               purpose_id: str, probe_consent_id: str, image: bytes, daily_quota: int | None,
+               decision_use: bool) -> MatchResult:
+        """A verify's or an identify's one path (:func:`consent.matching.match`): the
+        operation's permission, the probe consent's spend witnessed before it answers, and the
+        attempt audited, a refusal included (a verify's naming its subject)."""
+        authorize(actor, Permission(str(operation)))
         with spent_rights.witnessed(self.runtime) as spent:  # before it answers
             return audited(
                 self.runtime,
-                lambda: matching.match(self.runtime, actor=actor, operation=Operation.IDENTIFY,
+                lambda: matching.match(self.runtime, actor=actor, operation=operation,
                                        purpose_id=purpose_id, probe_consent_id=probe_consent_id,
-                                       image=image, subject=None, k=k,
+                                       image=image, subject=subject, k=k,
                                        daily_quota=daily_quota, decision_use=decision_use,
                                        spent=spent),
-                actor=actor, action=AuditAction.IDENTIFY, purpose=purpose_id,
+                actor=actor, action=AuditAction(str(operation)), purpose=purpose_id,
+                subjects=None if subject is None else [subject],
                 probe_sha256=hashlib.sha256(image).hexdigest(), daily_quota=daily_quota)
 
     # Erasure, access, retention ---------------------------------------------------------------
