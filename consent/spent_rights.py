@@ -46,10 +46,11 @@ challenge is spent in one place, :func:`consent.passkeys.take_ceremony`, which m
 block's :class:`~consent.spends.Spend` once its transaction commits
 (:func:`consent.spends.spent_on_commit`; taken outside any block, the transaction fails
 before it commits): no act that answers a challenge has a call of its own to forget. A copy
-loaded behind running workers that no check has found yet still takes a replayed assertion:
-its act commits there (what its person asked once more), but its own signature's check finds
-the copy first, so it is answered ``committed_not_served``, never with what it made (a sign-in's
-or a ``subject_token``'s token is not shown).
+loaded behind running workers that no check has found yet refuses an assertion answered once
+already by its mark in the witness folder (:mod:`consent.spent_marks`); one first answered on
+the copy commits there, but its own signature's check finds the copy first, so it is answered
+``committed_not_served``, never with what it made (a sign-in's or a ``subject_token``'s token
+is not shown).
 """
 
 from __future__ import annotations
