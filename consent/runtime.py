@@ -22,6 +22,7 @@ from optinface.consent.db import Database
 from optinface.consent.key_rows import KeyRows
 from optinface.consent.keys import KeyRing
 from optinface.consent.settings import ConsentSettings
+from optinface.consent.shared_checkpoints import SharedCheckpoints
 from optinface.consent.tables import AuditEvent
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.protection import TemplateProtector
@@ -71,6 +72,9 @@ class Runtime:
     sealed_rotations: dict[int, datetime] = field(default_factory=dict)
     """Epoch -> the time of the sealed rotation that made it, once found
     (:mod:`consent.epoch_start`): what an epoch's start rests on, never changed once chained."""
+    checkpoints: SharedCheckpoints = field(default_factory=SharedCheckpoints)
+    """Turns at signing the log's head for this process's spent rights: one signature for the
+    acts waiting on it together (:mod:`consent.shared_checkpoints`)."""
     seals_checked: int = 0
     """The last event whose keyed seal this process checked (:func:`consent.log_seals.
     record_unsealed`), once committed."""

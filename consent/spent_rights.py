@@ -22,8 +22,10 @@ copy loaded afterwards older than a witnessed checkpoint.
 
 The checkpoint is the one the periodic check signs (:func:`consent.transparency.witness`,
 whose checks come first), on this process's thread: its cost is the act's
-(``benchmarks/bench_audit.py``, identify with and without it). It runs once the act's
-transaction committed and its files were saved (the index, the WAL checkpoint), outside
+(``benchmarks/bench_audit.py``, identify with and without it). Acts of several clients that
+queue for it share one: an act waiting while another signed, whose signature began after the
+act committed, answers on that checkpoint (:mod:`consent.shared_checkpoints`). It runs once
+the act's transaction committed and its files were saved (the index, the WAL checkpoint), outside
 :func:`consent.refusals.audited`: what it finds never turns a committed act into a chained
 refusal. Where its checks find the ledger restored behind the service, the act has committed
 all the same and is not served (:class:`~consent.errors.CommittedNotServed`, not
@@ -89,7 +91,8 @@ def witness_spent(runtime: Runtime, *, ends_processing: bool = False) -> None:
     """
     act = "this act committed and spent its single-use right"
     then = "read what the act left before acting again (the right is spent)"
-    size = _signed_head(runtime, act=act, then=then)
+    if (size := _signed_head(runtime, act=act, then=then)) is None:
+        return
     if not ends_processing:
         require_witnessed(runtime, size, act=act, then=then)
     elif runtime.log.witness.latest_size() < size:
@@ -106,17 +109,21 @@ def witness_committed(runtime: Runtime, *, act: str, then: str) -> None:
         CommittedNotServed: a copy restored behind the service found first.
         WitnessUnusable: the folder did not take the checkpoint (:func:`require_witnessed`).
     """
-    require_witnessed(runtime, _signed_head(runtime, act=act, then=then), act=act, then=then)
+    if (size := _signed_head(runtime, act=act, then=then)) is not None:
+        require_witnessed(runtime, size, act=act, then=then)
 
 
-def _signed_head(runtime: Runtime, *, act: str, then: str) -> int:
-    """:func:`consent.transparency.witness`: the size of the log it was to cover.
+def _signed_head(runtime: Runtime, *, act: str, then: str) -> int | None:
+    """:func:`consent.transparency.witness`, in this process's turn: the size of the log it
+    was to cover; None where a checkpoint begun after the act committed is in the folder
+    already (:mod:`consent.shared_checkpoints`: one signature for the acts that queued for it).
 
     Raises:
         CommittedNotServed: a copy restored behind the service found first.
     """
     try:
-        return transparency.witness(runtime)
+        return runtime.checkpoints.sign(lambda: transparency.witness(runtime),
+                                        held=runtime.log.witness.latest_size)
     except LedgerRestored as found:
         raise CommittedNotServed(
             f"{act}, but the ledger was then found restored behind the service: it is not"
