@@ -1,6 +1,6 @@
 """Cost of the witness folder's share of a witness call, against the checkpoints already there.
 
-Usage: python -m benchmarks.bench_witness_folder [--files 0 100000] [--rounds 41]
+Usage: python -m benchmarks.bench_witness_folder [--files 0 3000 9000 100000] [--rounds 41]
 
 Every spent single-use right (a probe consent's search, a link's use) runs the witness call
 (:func:`consent.transparency.witness`), which lists the checkpoints signed into the folder
@@ -19,8 +19,10 @@ one, as the call does:
 - ``upgraded``: the files flat, as a deployment upgraded from an earlier version holds them,
   listed by the service's :class:`~consent.witness.Witness` (read once, at its start).
 
-The call's transaction (the checks, the signature, the commit) does not depend on the folder
-and is left out: ``bench_audit --identify-rounds`` times the whole call on an identify. Writes
+Sizes up to 9,000 fill one subfolder, as a deployment's newest holds thousands: the listing
+reads its names each call. The call's transaction (the checks, the signature, the commit) does
+not depend on the folder and is left out: ``bench_audit --identify-rounds`` times the whole
+call on an identify. Writes
 ``results/bench_witness_folder.json`` and ``.png``.
 """
 
@@ -120,7 +122,7 @@ def plot(result: dict[str, object], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, nargs="+", default=[0, 100_000])
+    parser.add_argument("--files", type=int, nargs="+", default=[0, 3000, 9000, 100_000])
     parser.add_argument("--rounds", type=int, default=41)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_witness_folder_") as temporary:

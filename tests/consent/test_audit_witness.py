@@ -156,6 +156,26 @@ def test_a_witness_call_lists_only_the_subfolders_at_or_past_the_newest_it_check
                                for index in (1, 2, 3)]
 
 
+def test_the_checkpoints_past_a_size_are_every_one_past_it_whatever_the_width_of_its_name(
+    tmp_path: Path,
+) -> None:
+    """A spend's check compares the names of the newest subfolder with the size it checked as
+    text before reading any as a number: what it lists is still every checkpoint past that
+    size, a name of another width (unpadded, or padded wider) included, and nothing else."""
+    shard = tmp_path / CHECKPOINTS / f"{0:08d}"
+    shard.mkdir(parents=True)
+    names = [f"{size:012d}{SUFFIX}" for size in range(1, 3001)] + [
+        f"4000{SUFFIX}", f"{3500:016d}{SUFFIX}", f"{2000:016d}{SUFFIX}",  # other widths
+        f".{3999:012d}{SUFFIX}", f"00000000399x{SUFFIX}", f"{3998:012d}.tmp",  # none is one
+    ]
+    for name in names:
+        (shard / name).write_text("note", encoding="utf-8")
+    past = 2990
+    assert witnessed_after(tmp_path, past, known=3000) \
+        == [*range(2991, 3001), 3500, 4000]
+    assert witnessed_after(tmp_path, 0, known=3000) == sorted([*range(1, 3001), 2000, 3500, 4000])
+
+
 def test_an_earlier_versions_flat_checkpoints_stay_where_they_are_and_are_read_there(
     tmp_path: Path,
 ) -> None:
