@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
@@ -24,6 +23,7 @@ class Folder:
     one is ``failing`` (refused by the folder, or raising as a restore found would)."""
 
     def __init__(self, *, failing: str | None = None) -> None:
+        self._commits = threading.Lock()
         self.committed = 0
         self.holds = 0
         self.signatures = 0
@@ -31,8 +31,11 @@ class Folder:
         self.release = threading.Event()
         self.failing = failing
 
-    def commit(self) -> None:
-        self.committed += 1
+    def commit(self) -> int:
+        """Commit one act's event: the log's size with it."""
+        with self._commits:
+            self.committed += 1
+            return self.committed
 
     def witness(self) -> int:
         self.signatures += 1
@@ -54,8 +57,7 @@ class Folder:
 def _act(checkpoints: SharedCheckpoints, folder: Folder) -> tuple[int, int | None]:
     """An act: commit its event, then sign (or not); the log's size it committed, and
     :meth:`SharedCheckpoints.sign`'s answer."""
-    folder.commit()
-    mine = folder.committed
+    mine = folder.commit()
     return mine, checkpoints.sign(folder.witness, held=folder.held)
 
 
@@ -67,7 +69,7 @@ def _queued(pool: ThreadPoolExecutor, checkpoints: SharedCheckpoints, folder: Fo
     assert folder.first_running.wait(10)
     rest = [pool.submit(_act, checkpoints, folder) for _ in range(acts - 1)]
     assert eventually(lambda: folder.committed == acts)
-    time.sleep(0.2)  # each takes its ticket right after its commit, then waits for its turn
+    time.sleep(1.0)  # each takes its ticket right after its commit (a busy CI has them late)
     folder.release.set()
     return [first, *rest]
 
@@ -120,8 +122,11 @@ def test_concurrent_identifies_each_answer_with_their_search_witnessed(
     world.enrol(pseudonym, consent_id, image)
     probes = [world.probe(image=image) for _ in range(4)]
     before = len(witnessed(service.settings.witness_dir))
-    identify: Callable[[str], object] = lambda probe: service.identify(  # noqa: E731
-        actor=world.researcher, purpose_id=world.purpose, probe_consent_id=probe, image=image)
+
+    def identify(probe: str) -> object:
+        return service.identify(actor=world.researcher, purpose_id=world.purpose,
+                                probe_consent_id=probe, image=image)
+
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(identify, probes))
     assert len(results) == 4
