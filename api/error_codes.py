@@ -47,7 +47,9 @@ probe_consent_required       403     the person in the probe did not agree to th
                                      other_image, other_key, not_signed_by_the_person; a verify's:
                                      not_signed_by_the_subject, other_subject; an identify's:
                                      for_a_verify; receipt_mismatch: the row is not what its
-                                     receipt, signed by the service's key, says was signed)
+                                     receipt, signed by the service's key, says was signed;
+                                     witness_replaced: signed before the witness folder was
+                                     taken up in place of a lost one, ask for a new one)
 operation_not_allowed        403     the purpose does not include this operation
 subject_credential_required  403     only the person (or their guardian), signing with their own
                                      passkey, may do this: an operator key never acts for them

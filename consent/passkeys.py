@@ -20,7 +20,7 @@ import re
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
@@ -216,7 +216,7 @@ def take_ceremony(session: Session, ceremony_id: str, *, kind: str, now: datetim
             # The row's kind is the database's; the act signed is the statement's (its hash is
             # the challenge): a signed withdrawal relabelled an erasure is for another act.
             or (row.statement is not None and row.statement.get("act") != kind)
-            or spent_marks.used(spend.witness_dir, _answered(row))):
+            or spent_marks.used(spend.witness_dir, _answered(row), issued_at=_signed_at(row))):
         raise ChallengeInvalid(f"challenge {ceremony_id} is unknown, used, expired or for "
                                "another act", details={"ceremony_id": ceremony_id})
     row.used_at = now
@@ -228,6 +228,15 @@ def take_ceremony(session: Session, ceremony_id: str, *, kind: str, now: datetim
         ends_processing=ending)
     spends.spent_on_commit(session, spend, ends_processing=ending)
     return row
+
+
+def _signed_at(ceremony: Ceremony) -> datetime | None:
+    """When the person's device was asked to sign ``ceremony``, as its statement binds (the
+    earliest instant where the statement names none: not ours); None for a registration,
+    whose random challenge binds no time."""
+    if ceremony.statement is None:
+        return None
+    return issued_at(ceremony.statement) or datetime.min.replace(tzinfo=UTC)
 
 
 def _answered(ceremony: Ceremony) -> bytes:
@@ -480,17 +489,27 @@ def require_signed_recently(statement: dict[str, Any] | None, *, at: datetime | 
     the challenge the person's device signed. So a stored answer is refused once its statement
     is older than any challenge may be, whatever the row says. ``at``: when
     :func:`take_ceremony` took the challenge (now), or when an approved capture is used."""
-    asked_at = (statement or {}).get("issuedAt")
-    age = timedelta.max  # every statement carries one (:func:`issued`): one without is not ours
-    if isinstance(asked_at, str) and at is not None:
-        try:
-            age = at - datetime.fromisoformat(asked_at)
-        except (ValueError, TypeError):
-            pass
+    asked_at = issued_at(statement)
+    # Every statement carries one (:func:`issued`): one without is not ours.
+    age = timedelta.max if asked_at is None or at is None else at - asked_at
     if age > timedelta(seconds=settings.challenge_seconds):  # a worker's clock a little behind
         # another's makes the age negative: harmless, no one can sign a statement to come
-        raise ChallengeInvalid(f"challenge {ceremony_id} was signed {asked_at}: longer ago than"
-                               " a challenge lives", details={"ceremony_id": ceremony_id})
+        raise ChallengeInvalid(f"challenge {ceremony_id} was signed"
+                               f" {(statement or {}).get('issuedAt')}: longer ago than a"
+                               " challenge lives", details={"ceremony_id": ceremony_id})
+
+
+def issued_at(statement: dict[str, Any] | None) -> datetime | None:
+    """When ``statement`` was asked, as it says (:func:`issued`): the time its signature
+    binds; None where it names no time with its zone."""
+    asked_at = (statement or {}).get("issuedAt")
+    if not isinstance(asked_at, str):
+        return None
+    try:
+        asked = datetime.fromisoformat(asked_at)
+    except ValueError:
+        return None
+    return None if asked.tzinfo is None else asked
 
 
 def audit_reference(keys: KeyRing, credential: PasskeyCredential | str) -> str:

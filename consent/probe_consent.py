@@ -38,7 +38,9 @@ made.
 The row is only the ledger's copy of what was signed: it is used only when its receipt, signed
 by the service's key, names the same purpose, image, researcher key and subject, and ends no
 later (``receipt_mismatch`` otherwise: a row inserted or retargeted without the key store,
-:func:`consent.authority.probe_problem`).
+:func:`consent.authority.probe_problem`), and signed after the witness folder was last taken up
+in place of a lost one (``witness_replaced`` otherwise: its use may be marked in the lost
+folder only, :mod:`consent.spent_marks`).
 
 The person in a probe is not a subject: nothing of theirs is kept longer than its job. Their
 passkey is deleted as soon as it has signed (the receipt embeds its public key, so the
@@ -53,7 +55,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +228,10 @@ def signers_of(session: Session, ceremony: Ceremony) -> list[PasskeyCredential]:
     return [credential]
 
 
+WITNESS_REPLACED = "witness_replaced"
+"""The problem of a probe consent signed before the witness folder was taken up in place of a
+lost one (:func:`consent.spent_marks.issued_before_marks`): its use may be marked in the lost
+folder only, so it is not used again; the person is asked for a new one."""
 UNSPENT = frozenset({"missing", "used"})
 """The problems of an attempt under a probe consent that spends nothing: there is none to
 spend, or it was spent before (every other problem is found once the row is marked used)."""
@@ -280,9 +286,20 @@ def consume(session: Session, probe_consent_id: str, *, purpose: Purpose,
         elif mismatch := authority.probe_problem(probe, subject=subject,
                                                  public_key=receipt_keys):
             problem = RECEIPT_MISMATCH
+        elif spent_marks.issued_before_marks(witness_dir, _consented_at(probe)):
+            problem = WITNESS_REPLACED
     if problem is None:
         return None
     return _refusal(probe_consent_id, problem, operation, mismatch=mismatch)
+
+
+def _consented_at(probe: ProbeConsent) -> datetime:
+    """When the person signed ``probe``, as its receipt (checked first) says; the earliest
+    instant where it says nothing readable."""
+    try:
+        return datetime.fromisoformat(str((probe.receipt or {})["consentTimestampISO"]))
+    except (KeyError, ValueError):
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def _refusal(probe_consent_id: str, problem: str, operation: Operation, *,

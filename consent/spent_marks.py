@@ -34,12 +34,23 @@ for a new probe consent). A folder that takes no write refuses the act (``witnes
 nothing committed), except one that ends processing, which is done though unmarked, with an
 error line: the witness gate lets only those through a stalled folder
 (:mod:`consent.witness_gate`), and one done twice ends the same processing again.
+
+A folder taken up in place of a lost witness (:func:`consent.transparency.record_adoption`)
+holds none of the lost folder's marks: a right used shortly before, still alive, could be used
+again by whoever also cleared its row. So the adoption writes its instant in ``marks-from/``
+(:func:`marks_begin`), and a right issued before the newest such instant is taken as used
+(:func:`used`, :func:`issued_before_marks`): by its signed time, which the database's writer
+cannot move (a challenge's statement, whose hash the person's device signed; a probe
+consent's receipt, signed by the service's key). Its person asks for a new one. A
+registration's random challenge has no signed time: it rests on its one-time link, as before.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import event
@@ -54,6 +65,10 @@ logger = logging.getLogger(__name__)
 SPENT = "spent"
 """The witness folder's subfolder of marks."""
 SUFFIX = ".spent"
+MARKS_FROM = "marks-from"
+"""The witness folder's subfolder that says from when its marks are whole: a file an adoption,
+named by its instant (:data:`_STAMP`, in UTC: the names sort as the instants do)."""
+_STAMP = "%Y%m%dT%H%M%S%fZ"
 
 
 def challenge(signed: bytes) -> bytes:
@@ -73,9 +88,68 @@ def mark_path(witness_dir: Path, right: bytes) -> Path:
     return witness_dir / SPENT / name[:2] / f"{name}{SUFFIX}"
 
 
-def used(witness_dir: Path, right: bytes) -> bool:
-    """Whether ``right`` was used by an act that committed (read-only: one stat)."""
+def used(witness_dir: Path, right: bytes, *, issued_at: datetime | None) -> bool:
+    """Whether ``right`` was used by an act that committed, or, issued at ``issued_at`` (its
+    signed time; None: it has none), before the folder's marks are whole (read-only: two
+    stats, unless the folder was adopted).
+
+    Raises:
+        WitnessUnusable: :func:`issued_before_marks`'.
+    """
+    return (marked(witness_dir, right)
+            or (issued_at is not None and issued_before_marks(witness_dir, issued_at)))
+
+
+def marked(witness_dir: Path, right: bytes) -> bool:
+    """Whether ``witness_dir`` holds the mark of ``right`` (read-only: one stat)."""
     return mark_path(witness_dir, right).exists()
+
+
+def marks_begin(witness_dir: Path, at: datetime) -> None:
+    """Record that ``witness_dir`` holds the marks of the rights issued from ``at`` on only:
+    it is taken up at ``at`` in place of a lost witness, whose marks are gone. Durable, once
+    per instant (a folder on an append-only mount takes new names, never a rewrite).
+
+    Raises:
+        OSError: the folder takes no write.
+    """
+    folder = witness_dir / MARKS_FROM
+    if not folder.is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        fsync_directory(witness_dir)
+    instant = at.astimezone(UTC)
+    write_once(folder / instant.strftime(_STAMP), instant.isoformat() + "\n")
+
+
+def issued_before_marks(witness_dir: Path, issued_at: datetime) -> bool:
+    """Whether a right issued at ``issued_at`` predates the newest adoption of
+    ``witness_dir`` (:func:`marks_begin`): its use, if any, may have been marked in the lost
+    folder only (read-only: one listing of a folder absent or of a few names).
+
+    Raises:
+        WitnessUnusable: the folder cannot be read.
+    """
+    folder = witness_dir / MARKS_FROM
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return False
+    except OSError as error:
+        raise WitnessUnusable(
+            f"the witness folder's {folder} cannot be read ({error.strerror}): nothing was"
+            " done; make it readable, then ask again",
+            details={"committed": False, "path": str(witness_dir)}) from error
+    stamps = [name for name in names if not name.startswith(".")]  # write_once's temporaries
+    if not stamps:
+        return False
+    try:
+        begun = datetime.strptime(max(stamps), _STAMP).replace(tzinfo=UTC)
+    except ValueError as error:  # not written here: whole from when, no one can tell
+        raise WitnessUnusable(
+            f"the witness folder's {folder} holds {max(stamps)!r}, which names no instant:"
+            " nothing was done; remove what the service did not write there, then ask again",
+            details={"committed": False, "path": str(witness_dir)}) from error
+    return issued_at < begun
 
 
 def claim_on_commit(session: Session, witness_dir: Path, right: bytes, *, what: str,

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optinface.consent import log_seals, log_tail
+from optinface.consent import log_seals, log_tail, spent_marks
 from optinface.consent.audit import AuditAction, AuditLog, Entry, event_leaf, last_details
 from optinface.consent.audit_verify import (
     KnownCheckpoint,
@@ -27,7 +27,7 @@ from optinface.consent.audit_verify import (
     against_tree,
     verify_log,
 )
-from optinface.consent.errors import InvalidRequest
+from optinface.consent.errors import InvalidRequest, WitnessUnusable
 from optinface.consent.key_check import newest_signed
 from optinface.consent.keys import CHECKPOINT_KEY_NAME, KeyRing
 from optinface.consent.keystore import KeyStore, read_key
@@ -59,6 +59,7 @@ from optinface.consent.witness import (
     latest_witnessed,
     witnessed,
 )
+from optinface.consent.witness_binding import ADOPT
 from optinface.engine.documents import json_from
 
 logger = logging.getLogger(__name__)
@@ -304,14 +305,26 @@ def record_adoption(runtime: Runtime, session: Session) -> bool:
     witness yet), a folder that pinned no key while the ledger had signed checkpoints. The
     event names the log's size and the newest checkpoint the old witness should hold, so a
     reviewer whose copy stops there reads why; the new folder's first checkpoint covers it.
+    The folder holds none of the lost one's spent marks: it records that its marks are whole
+    from now on, so that a right issued before is not used again (:mod:`consent.spent_marks`).
     Whether it did.
+
+    Raises:
+        WitnessUnusable: the folder takes no write (nothing is chained).
     """
     found = runtime.log.witness.found
     if not found.adopted:
         return False
+    folder = runtime.log.witness.directory
+    try:
+        spent_marks.marks_begin(folder, runtime.clock.now())
+    except OSError as error:
+        raise WitnessUnusable(f"witness folder {folder} taken up, but it took no record of"
+                              f" from when its marks are whole ({error.strerror}): make it"
+                              f" writable, then take it up again with {ADOPT}",
+                              details={"path": str(folder), "adopt": ADOPT}) from error
     events = runtime.log.tree.sync(session).size
     details: dict[str, object] = {"events": events, "checkpoint": found.newest}
-    folder = runtime.log.witness.directory
     if found.act is None:
         logger.error("witness folder %s pinned no checkpoint key, but the ledger signed"
                      " checkpoints up to %d events: taken up as the witness from here on and"

@@ -239,8 +239,8 @@ def test_an_answer_replayed_while_its_challenge_lives_is_refused_by_its_mark(
     assert {consent.id: consent.status for consent in consents} == {
         kept_consent: "active", given.consent.id: "withdrawn"}
     assert options.statement is not None
-    assert spent_marks.used(world.service.settings.witness_dir,
-                            spent_marks.challenge(challenge_for(options.statement)))
+    assert spent_marks.marked(world.service.settings.witness_dir,
+                              spent_marks.challenge(challenge_for(options.statement)))
 
 
 def test_an_answer_refused_in_its_transaction_marks_nothing(world: World) -> None:
@@ -260,8 +260,8 @@ def test_an_answer_refused_in_its_transaction_marks_nothing(world: World) -> Non
 
     refused("passkey_invalid", lambda: consent(device))
     assert challenge.statement is not None
-    assert not spent_marks.used(world.service.settings.witness_dir,
-                                spent_marks.challenge(challenge_for(challenge.statement)))
+    assert not spent_marks.marked(world.service.settings.witness_dir,
+                                  spent_marks.challenge(challenge_for(challenge.statement)))
     consent(person.authenticator)
     refused("challenge_invalid", lambda: consent(person.authenticator))
 

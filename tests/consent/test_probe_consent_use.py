@@ -173,8 +173,8 @@ def test_a_probe_consent_whose_use_is_cleared_in_the_database_searches_no_more(
     with pytest.raises(ProbeConsentRequired) as again:
         _identify(world, probe, flipped_jpegs[0])
     assert again.value.details["problem"] == "used"
-    assert spent_marks.used(world.service.settings.witness_dir,
-                            spent_marks.probe_consent(probe))
+    assert spent_marks.marked(world.service.settings.witness_dir,
+                              spent_marks.probe_consent(probe))
 
     other = world.probe(image=flipped_jpegs[0])
     marks = world.service.settings.witness_dir / spent_marks.SPENT
