@@ -22,9 +22,12 @@ def new_key() -> bytes:
     return os.urandom(KEY_BYTES)
 
 
-def seal(key: bytes, plaintext: bytes, *, associated: bytes) -> tuple[bytes, bytes]:
-    """Encrypt; ``associated`` binds the ciphertext to its row so rows cannot be swapped."""
-    nonce = os.urandom(NONCE_BYTES)
+def seal(key: bytes, plaintext: bytes, *, associated: bytes,
+         nonce: bytes | None = None) -> tuple[bytes, bytes]:
+    """Encrypt; ``associated`` binds the ciphertext to its row so rows cannot be swapped.
+    ``nonce``: a new random one unless given, which only a key used for the first time may be
+    (a nonce must never serve twice under one key)."""
+    nonce = os.urandom(NONCE_BYTES) if nonce is None else nonce
     return nonce, AESGCM(key).encrypt(nonce, plaintext, associated)
 
 

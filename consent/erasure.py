@@ -60,6 +60,7 @@ from optinface.consent import (
     disclosures,
     erasure_journal,
     erasure_receipts,
+    key_renewal,
     ledger_alterations,
     page_sessions,
     receipt_key_in_force,
@@ -140,8 +141,26 @@ NOTHING = Destroyed(templates=0, index_entries=0)
 
 
 def destroy_templates(runtime: Runtime, session: Session, labels: Collection[int]) -> Destroyed:
+    """:func:`remove_templates`, for subjects who stay: each of their keys is renewed
+    (:func:`consent.key_renewal.renew`), so a copy made before holds the templates destroyed
+    under a key the next epoch rotation makes unopenable, as an erasure's.
+
+    The caller commits and then checkpoints the WAL.
+    """
+    if not labels:
+        return NOTHING
+    subject_ids = set(session.scalars(select(Template.subject_id).where(
+        Template.id.in_(list(labels)))))
+    destroyed = remove_templates(runtime, session, labels)
+    session.flush()
+    key_renewal.renew(session, subject_ids, keys=runtime.keys, now=runtime.clock.now())
+    return destroyed
+
+
+def remove_templates(runtime: Runtime, session: Session, labels: Collection[int]) -> Destroyed:
     """Remove ``labels`` from the index (and its file) and their rows from the ledger, and
-    every index file's key from the key store (:func:`_shred_index_copies`).
+    every index file's key from the key store (:func:`_shred_index_copies`); their subjects'
+    keys are the caller's (an erasure deletes them; :func:`destroy_templates` renews them).
 
     The caller commits and then checkpoints the WAL.
     """
@@ -171,7 +190,7 @@ def destroy_lost_keys(runtime: Runtime, session: Session, subject_ids: Collectio
         return 0
     held = session.execute(select(Template.id, Template.subject_id)
                            .where(Template.subject_id.in_(ids))).all()
-    destroy_templates(runtime, session, [label for label, _ in held])
+    remove_templates(runtime, session, [label for label, _ in held])
     session.execute(delete(SubjectKey).where(SubjectKey.subject_id.in_(ids)))
     pseudonyms: dict[int, str] = {
         subject_id: pseudonym for subject_id, pseudonym in session.execute(
@@ -303,7 +322,7 @@ def _excluded_then_destroyed(
         earlier = session.scalar(select(Tombstone).where(Tombstone.subject_hash == subject_hash))
         replaced = None if earlier is None else str((earlier.receipt or {}).get("receiptID"))
         # The index lost the vectors in the first step; this one scrubs the file, deletes rows.
-        destroyed = destroyed_before + unsearchable + destroy_templates(runtime, session, labels)
+        destroyed = destroyed_before + unsearchable + remove_templates(runtime, session, labels)
         key_row = session.get(SubjectKey, subject.id)
         key_destroyed = key_row is not None
         # Copies made before now hold the key wrapped under this epoch (or an older one,

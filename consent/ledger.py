@@ -311,15 +311,21 @@ def data_key(session: Session, subject: Subject, *, keys: KeyRing, now: datetime
         except ValueError as error:
             raise _unreadable(subject, "key") from error
     key = new_key()
-    # Another worker on a shared ledger may have rotated since this one loaded its ring: wrap
-    # under the newest epoch the ledger records (read inside the serialised transaction, so a
-    # rotation either re-wraps this row or came first), never under one being destroyed.
+    epoch, wrapped = wrap_data_key(session, subject, key, keys=keys)
+    session.add(SubjectKey(subject_id=subject.id, wrapped=wrapped, epoch=epoch, created_at=now))
+    return key
+
+
+def wrap_data_key(session: Session, subject: Subject, key: bytes, *,
+                  keys: KeyRing) -> tuple[int, bytes]:
+    """(epoch, ``key`` wrapped under it) for ``subject``'s key row. Another worker on a shared
+    ledger may have rotated since this one loaded its ring: the newest epoch the ledger records
+    (read inside the serialised transaction, so a rotation either re-wraps the row or came
+    first), never one being destroyed."""
     newest = session.scalar(select(func.max(KeyEpoch.id)))
     if newest is not None and newest > keys.epoch:
         keys = dataclasses.replace(keys, epoch=newest)
-    epoch, wrapped = keys.wrap(key, subject_id=subject.id, pseudonym=subject.pseudonym)
-    session.add(SubjectKey(subject_id=subject.id, wrapped=wrapped, epoch=epoch, created_at=now))
-    return key
+    return keys.wrap(key, subject_id=subject.id, pseudonym=subject.pseudonym)
 
 
 def add_template(
@@ -353,15 +359,19 @@ def add_template(
     )
     session.add(template)
     session.flush()  # the id is bound into the ciphertext
-    template.nonce, template.ciphertext = seal(
-        key,
-        np.asarray(protected, dtype=np.float32).tobytes(),
-        associated=template_binding(
-            template_id=template.id, subject_id=subject.id, model_id=model_id
-        ),
-    )
+    encrypt_template(template, protected, key=key)
     row_seals.seal_template(keys, template, pseudonym=subject.pseudonym)
     return template
+
+
+def encrypt_template(template: Template, vector: Vector, *, key: bytes,
+                     nonce: bytes | None = None) -> None:
+    """Set ``template``'s ciphertext: ``vector`` under ``key``, bound to the template's id,
+    subject and model (:func:`_binding`); a new nonce unless given, which only a new key may
+    take (:func:`consent.crypto.seal`)."""
+    template.nonce, template.ciphertext = seal(
+        key, np.asarray(vector, dtype=np.float32).tobytes(), associated=_binding(template),
+        nonce=nonce)
 
 
 class SealedTemplate(Protocol):
@@ -387,15 +397,16 @@ def decrypt_template(template: SealedTemplate, *, key: bytes) -> Vector:
     subject or relabelled to another model raises ``ValueError`` instead of matching the wrong
     person.
     """
-    plaintext = open_sealed(
-        key,
-        template.nonce,
-        template.ciphertext,
-        associated=template_binding(
-            template_id=template.id, subject_id=template.subject_id, model_id=template.model_id
-        ),
-    )
+    plaintext = open_sealed(key, template.nonce, template.ciphertext,
+                            associated=_binding(template))
     return np.frombuffer(plaintext, dtype=np.float32).copy()
+
+
+def _binding(template: SealedTemplate | Template) -> bytes:
+    """What a template's ciphertext is bound to: its id, subject and model, so a row copied to
+    another subject or relabelled to another model opens no more."""
+    return template_binding(template_id=template.id, subject_id=template.subject_id,
+                            model_id=template.model_id)
 
 
 def open_template(template: Template, subject: Subject, *, key: bytes) -> Vector:

@@ -20,17 +20,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from optinface.consent.audit import AuditAction, Entry
-from optinface.consent.crypto import seal
 from optinface.consent.errors import KeyStoreUnusable
 from optinface.consent.key_check import kept_checks, record_key_checks, rotation_check
 from optinface.consent.keys import (
     ROTATION_KEY_NAME,
     IndexKeyWrap,
     protector_of,
-    template_binding,
 )
 from optinface.consent.keystore import KeyStore
-from optinface.consent.ledger import decrypt_template
+from optinface.consent.ledger import decrypt_template, encrypt_template
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.tables import Subject, SubjectKey, Template
@@ -86,11 +84,7 @@ def rekey_templates(runtime: Runtime, *, actor: Actor) -> RotationReport:
                     epoch=wrapped.epoch)
             key = keys[template.subject_id]
             vector = old.reprotect(decrypt_template(template, key=key)[None, :], new)[0]
-            template.nonce, template.ciphertext = seal(
-                key, np.asarray(vector, dtype=np.float32).tobytes(),
-                associated=template_binding(template_id=template.id,
-                                            subject_id=template.subject_id,
-                                            model_id=template.model_id))
+            encrypt_template(template, vector, key=key)
             if template.id in indexed:
                 labels.append(template.id)
                 vectors.append(vector)

@@ -1,0 +1,82 @@
+"""A subject who stays when some of their templates are destroyed gets a new data key.
+
+Every template of a subject is encrypted under the subject's one data key
+(:func:`consent.ledger.data_key`), wrapped under the epoch key of the time. An erasure deletes
+that key with the templates, so a copy made before (a backup, a snapshot, PostgreSQL's old row
+versions) holds them under a key that lives on only wrapped under that epoch key, which the
+next rotation destroys (:mod:`consent.epochs`). A template destroyed while its subject stays
+(its consent ended or was withdrawn while another keeps the subject, the template replaced,
+the non-biometric alternative chosen, a restore's replay of those) left that key in force,
+and a rotation re-wraps the same key: whoever held such a copy, the live ledger and the key
+store could open the destroyed template for as long as the subject lived.
+
+So each such destruction renews the key in its own transaction (:func:`renew`, from
+:func:`consent.erasure.destroy_templates`): the subject's remaining templates are encrypted
+again under a new key and the key's row is replaced; a subject left with no template loses the
+row (their next enrolment makes one). A copy's destroyed templates then fall with their epoch,
+as an erasure's do. Each template keeps its nonce: the erasure journal names a template by it
+(:func:`consent.erasure_journal.template_ref`), so a restored copy's replay still finds the
+ones destroyed since; the key being new, no nonce serves twice under one key.
+
+A key or template that does not open (edited in the database) is not renewed: the destruction
+goes on, the subject's key stays as it was, and an error line says so; the start leaves out
+and destroys what does not open (:mod:`consent.reconcile`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from optinface.consent.crypto import new_key
+from optinface.consent.keys import KeyRing
+from optinface.consent.ledger import decrypt_template, encrypt_template, wrap_data_key
+from optinface.consent.tables import Subject, SubjectKey, Template
+
+logger = logging.getLogger(__name__)
+
+
+def renew(session: Session, subject_ids: Collection[int], *, keys: KeyRing,
+          now: datetime) -> int:
+    """Give each of ``subject_ids`` that has a key a new one, their remaining templates
+    encrypted again under it (none left: the key row goes), once the templates destroyed are
+    deleted in ``session``; how many keys were renewed or deleted. The caller commits."""
+    renewed = 0
+    for subject_id in sorted(set(subject_ids)):
+        row = session.get(SubjectKey, subject_id)
+        subject = session.get(Subject, subject_id)
+        if row is None or subject is None:
+            continue
+        templates = list(session.scalars(
+            select(Template).where(Template.subject_id == subject_id)))
+        if not templates:
+            session.delete(row)
+        elif not _encrypt_again(session, subject, row, templates, keys=keys, now=now):
+            continue
+        renewed += 1
+    return renewed
+
+
+def _encrypt_again(session: Session, subject: Subject, row: SubjectKey,
+                   templates: list[Template], *, keys: KeyRing, now: datetime) -> bool:
+    """``templates`` under a new key, which ``row`` then holds; False where the old key or a
+    template does not open (nothing changed)."""
+    try:
+        old = keys.unwrap(row.wrapped, subject_id=subject.id, pseudonym=subject.pseudonym,
+                          epoch=row.epoch)
+        vectors = [decrypt_template(template, key=old) for template in templates]
+    except ValueError:
+        logger.error("subject id %d: their key or a template of theirs does not open (changed"
+                     " in the database): the key is not renewed, so the copies made before of"
+                     " the templates just destroyed open with it while it lives", subject.id)
+        return False
+    key = new_key()
+    for template, vector in zip(templates, vectors, strict=True):
+        encrypt_template(template, vector, key=key, nonce=template.nonce)
+    row.epoch, row.wrapped = wrap_data_key(session, subject, key, keys=keys)
+    row.created_at = now
+    return True
