@@ -58,6 +58,7 @@ from optinface.consent import (
     audit_seals,
     changefeed,
     disclosures,
+    end_receipts,
     erasure_journal,
     erasure_receipts,
     key_renewal,
@@ -82,7 +83,7 @@ from optinface.consent.errors import (
 from optinface.consent.keys import destroy_index_file_keys
 from optinface.consent.ledger import get_subject, new_id, tombstone_hash
 from optinface.consent.policies import ended_reason, erasure_due, held_to_its_limits, in_force
-from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
+from optinface.consent.receipts import CONSENT_RECEIPT_VERSION, pii_controllers
 from optinface.consent.residue import after_destroyed
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
@@ -379,12 +380,8 @@ def _excluded_then_destroyed(
             "version": CONSENT_RECEIPT_VERSION,
             "type": "erasure",
             "receiptID": new_id("era"),
-            "piiControllers": [
-                {
-                    "piiController": runtime.settings.controller_name,
-                    "contact": runtime.settings.controller_contact,
-                }
-            ],
+            "piiControllers": pii_controllers(runtime.settings.controller_name,
+                                              runtime.settings.controller_contact),
             "subjectHash": subject_hash,
             # Whose it is, for whoever holds the salt handed out beside it (and the pseudonym).
             **erasure_receipts.commitment(ring, pseudonym=pseudonym,
@@ -661,20 +658,36 @@ def destroy_ended_templates(
     and receipt); an excluded subject's erasure is under way and counts its own templates; any
     other status, one the service never writes included, is no reason to keep them
     (:func:`policies.held_to_its_limits`).
-    One audit event per consent, naming the subject, so their access export shows it. The
-    caller commits, then checkpoints the WAL.
+    One audit event per consent, naming the subject, so their access export shows it, and one
+    signed receipt, kept with the consent (:mod:`consent.end_receipts`). The caller commits,
+    then checkpoints the WAL.
     """
     rows = session.execute(
-        select(Template.id, Consent, Subject.pseudonym)
+        select(Template.id, Consent, Subject.id, Subject.pseudonym)
         .join(Consent, Consent.id == Template.consent_id)
         .join(Subject, Subject.id == Template.subject_id)
         .where(held_to_its_limits(), not_(in_force(now)))
     ).all()
-    ended: dict[str, tuple[Consent, str, list[int]]] = {}
-    for label, consent, pseudonym in rows:
-        ended.setdefault(consent.id, (consent, pseudonym, []))[2].append(label)
-    destroy_templates(runtime, session, [row[0] for row in rows])
-    for consent, pseudonym, labels in ended.values():
+    if not rows:
+        return 0
+    ended: dict[str, tuple[Consent, int, str, list[int]]] = {}
+    for label, consent, subject_id, pseudonym in rows:
+        ended.setdefault(consent.id, (consent, subject_id, pseudonym, []))[3].append(label)
+    # Before the destruction renews them: the epochs that wrap the copies made before.
+    key_epochs: dict[int, int] = {
+        subject_id: epoch for subject_id, epoch in session.execute(
+            select(SubjectKey.subject_id, SubjectKey.epoch).where(SubjectKey.subject_id.in_(
+                {subject_id for _, subject_id, _, _ in ended.values()})))}
+    destroyed = destroy_templates(runtime, session, [row[0] for row in rows])
+    destruction = end_receipts.Destruction(
+        at=runtime.clock.now(), index_file_keys=destroyed.index_file_keys,
+        after_destroyed=after_destroyed(runtime.settings.url),
+        copies_undecryptable_at=promise_boundary(runtime, session))
+    ring = receipt_key_in_force.in_force(runtime)  # never a key another process retired
+    for consent, subject_id, pseudonym, labels in ended.values():
+        end_receipts.sign(consent, pseudonym=pseudonym, templates=len(labels),
+                          key_epoch=key_epochs.get(subject_id, runtime.keys.epoch),
+                          destruction=destruction, ring=ring, settings=runtime.settings)
         runtime.audit(session, Entry(
             action=AuditAction.CONSENT_ENDED, actor=actor, subjects=[pseudonym],
             details={"consent_id": consent.id,
@@ -698,6 +711,8 @@ def _anonymise_consents(session: Session, *, subject: Subject, subject_hash: str
             receipt_signature=None,
             withdrawal_receipt=None,
             withdrawal_signature=None,
+            end_receipt=None,
+            end_signature=None,
             status=ConsentStatus.ERASED,
         )
     )

@@ -13,7 +13,9 @@ store could open the destroyed template for as long as the subject lived.
 So each such destruction renews the key in its own transaction (:func:`renew`, from
 :func:`consent.erasure.destroy_templates`): the subject's remaining templates are encrypted
 again under a new key and the key's row is replaced; a subject left with no template loses the
-row (their next enrolment makes one). A copy's destroyed templates then fall with their epoch,
+row (their next enrolment makes one). A subject left with no consent in force is not renewed:
+nothing keeps them, their erasure follows (the withdrawal of their last consent, the sweep)
+and deletes the key, as its receipt states. A copy's destroyed templates then fall with their epoch,
 as an erasure's do. Each template keeps its nonce: the erasure journal names a template by it
 (:func:`consent.erasure_journal.template_ref`), so a restored copy's replay still finds the
 ones destroyed since; the key being new, no nonce serves twice under one key.
@@ -35,18 +37,22 @@ from sqlalchemy.orm import Session
 from optinface.consent.crypto import new_key
 from optinface.consent.keys import KeyRing
 from optinface.consent.ledger import decrypt_template, encrypt_template, wrap_data_key
-from optinface.consent.tables import Subject, SubjectKey, Template
+from optinface.consent.policies import in_force
+from optinface.consent.tables import Consent, Subject, SubjectKey, Template
 
 logger = logging.getLogger(__name__)
 
 
 def renew(session: Session, subject_ids: Collection[int], *, keys: KeyRing,
           now: datetime) -> int:
-    """Give each of ``subject_ids`` that has a key a new one, their remaining templates
-    encrypted again under it (none left: the key row goes), once the templates destroyed are
-    deleted in ``session``; how many keys were renewed or deleted. The caller commits."""
+    """Give each of ``subject_ids`` that has a key and a consent in force a new key, their
+    remaining templates encrypted again under it (none left: the key row goes), once the
+    templates destroyed are deleted in ``session``; how many keys were renewed or deleted. The
+    caller commits."""
     renewed = 0
-    for subject_id in sorted(set(subject_ids)):
+    staying = session.scalars(select(Consent.subject_id).where(
+        Consent.subject_id.in_(set(subject_ids)), in_force(now)))
+    for subject_id in sorted({subject_id for subject_id in staying if subject_id is not None}):
         row = session.get(SubjectKey, subject_id)
         subject = session.get(Subject, subject_id)
         if row is None or subject is None:

@@ -274,24 +274,22 @@ def consent_public(consent: Consent, *, public_key: ReceiptKeys, status: str) ->
     ``status`` is passed in rather than computed here: when a consent ends is decided by
     :func:`consent.policies.consent_status` alone.
     """
-    receipt = withdrawal = None
-    if consent.receipt is not None and consent.receipt_signature is not None:
-        receipt = SignedReceipt.served(consent.receipt, consent.receipt_signature,
-                                       keys=public_key)
-    if consent.withdrawal_receipt is not None and consent.withdrawal_signature is not None:
-        withdrawal = SignedReceipt.served(consent.withdrawal_receipt,
-                                          consent.withdrawal_signature, keys=public_key)
+    receipts = {name: SignedReceipt.served(signed, signature, keys=public_key)
+                if signed is not None and signature is not None else None
+                for name, signed, signature in (
+                    ("receipt", consent.receipt, consent.receipt_signature),
+                    ("withdrawal_receipt", consent.withdrawal_receipt,
+                     consent.withdrawal_signature),
+                    ("end_receipt", consent.end_receipt, consent.end_signature))}
     return ConsentPublic.model_validate(
         {
             **{column: getattr(consent, column) for column in ConsentPublic.model_fields
-               if hasattr(consent, column) and column not in {"subject", "purposes", "receipt",
-                                                              "status",
-                                                              "withdrawal_receipt"}},
+               if hasattr(consent, column)
+               and column not in {"subject", "purposes", "status", *receipts}},
             "subject": consent.subject_ref,
             "purposes": sorted(purpose.id for purpose in consent.purposes),
             "status": status,
-            "receipt": receipt,
-            "withdrawal_receipt": withdrawal,
+            **receipts,
         }
     )
 

@@ -81,6 +81,7 @@ def verify_receipt(receipt: dict[str, Any], signature: str,
 
 
 SIGNS = ("consent receipts", "withdrawal receipts", "erasure receipts",
+         "receipts of the templates destroyed when a consent ends",
          "the register and its record of processing")
 """What the receipt key signs, as the register and ``/.well-known/optinface-keys.json`` say
 (English source strings: the register's French reader gets them in French)."""
@@ -111,6 +112,11 @@ def third_party(recipients: list[dict[str, str]]) -> dict[str, Any]:
         return {"thirdPartyDisclosure": False}
     return {"thirdPartyDisclosure": True,
             "thirdPartyName": "; ".join(recipient["name"] for recipient in recipients)}
+
+
+def pii_controllers(controller: str, contact: str) -> list[dict[str, str]]:
+    """Who answers for the processing, as every receipt names them (Kantara's field)."""
+    return [{"piiController": controller, "contact": contact}]
 
 
 def consent_receipt(
@@ -157,7 +163,7 @@ def consent_receipt(
         "publicKey": public_key,
         "language": notice["language"],
         "piiPrincipalId": pseudonym,
-        "piiControllers": [{"piiController": controller, "contact": contact}],
+        "piiControllers": pii_controllers(controller, contact),
         "policyUrl": policy_url,
         # Who answers, the non-biometric alternative and how to exercise each right (P-39.1
         # ss. 3.1, 8; GDPR art. 13): the same record as /privacy and the access export.

@@ -6,8 +6,9 @@ access export whose templates and events were edited around its receipts, would 
 as a whole. :func:`contents` walks the whole document and finds
 
 - every **signed receipt**: an object holding a ``receipt`` beside a ``signature`` (consent,
-  withdrawal, erasure receipts, the access export's) or a ``receipt_signature`` (the tombstones
-  of ``erasures.json``), whatever it is nested in, siblings included; each one is checked;
+  withdrawal, consent-end, erasure receipts, the access export's) or a ``receipt_signature``
+  (the tombstones of ``erasures.json``), whatever it is nested in, siblings included; each
+  one is checked;
 - every **unsigned receipt**: an object that reads as a receipt (the receipts' version, or one
   of their identifiers) with no signature beside it: the file offers it as proof, and nothing
   vouches for it, so the verdict is INVALID;
@@ -24,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from optinface.consent.end_receipts import RECEIPT_TYPE as END_RECEIPT_TYPE
 from optinface.consent.erasure_receipts import COMMITMENT, names
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
 
@@ -105,6 +107,13 @@ def stated(receipt: dict[str, Any]) -> str:
     """What ``receipt`` states, in one line: its type, whose it is, what for and when."""
     if receipt.get("type") == "erasure":
         return _erasure(receipt)
+    if receipt.get("type") == END_RECEIPT_TYPE:
+        destroyed = receipt.get("destroyed")
+        templates = destroyed.get("templates") if isinstance(destroyed, dict) else None
+        return (f"consent {receipt.get('endedConsentID')} of {receipt.get('piiPrincipalId')}"
+                f" ended by itself at {receipt.get('endedAt')} (reason: {receipt.get('reason')}):"
+                f" {templates} template(s) destroyed {receipt.get('destroyedAt')}, earlier copies"
+                f" undecryptable from {receipt.get('copiesUndecryptableAt')}")
     if receipt.get("receiptType") == "purpose withdrawal":
         kept = ", ".join(_purpose(p.get("name"), p.get("id"))
                          for p in _dicts(receipt.get("purposesKept")))

@@ -26,6 +26,7 @@ from optinface.consent import (
     consent_form,
     declaration,
     disclosures,
+    end_receipts,
     erasure,
     matching,
     register,
@@ -65,7 +66,8 @@ CORE_TEXTS: tuple[str, ...] = (
     register.REVIEWS_WARNING,
     register.EPOCH_PROMISE_WARNING, register.UNBOUND_WARNING,
     *declaration.REFUSALS, thresholds.NOT_CALIBRATED, *transfers.AREAS.values(),
-    *erasure.KEPT, residue.SQLITE_AFTER_DESTROYED, residue.POSTGRESQL_AFTER_DESTROYED,
+    *erasure.KEPT, end_receipts.KEPT_SUBJECT, residue.SQLITE_AFTER_DESTROYED,
+    residue.POSTGRESQL_AFTER_DESTROYED,
     consent_form.CONSENT_SENTENCE,
     *(str(ConsentSettings.model_fields[name].default) for name in _PLACEHOLDERS),
 )

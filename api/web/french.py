@@ -451,6 +451,26 @@ FRENCH: dict[str, str] = {
         "Demandé le {asked}; aucune recherche ne pouvait plus vous trouver dès le"
         " {unsearchable}; détruit le {destroyed}."
     ),
+    "Consent ended, its photo templates destroyed": (
+        "Consentement terminé, ses gabarits de photo détruits"
+    ),
+    "Your consent to {purposes} ended on {when}: {why}.": (
+        "Votre consentement à {purposes} a pris fin le {when} : {why}."
+    ),
+    "The photo templates taken under it ({n}) were destroyed on {destroyed}.": (
+        "Les gabarits de photo pris sous ce consentement ({n}) ont été détruits le {destroyed}."
+    ),
+    "Copies made before (backups, snapshots) can no longer be decrypted from {when}: the key"
+    " that encrypted them there is destroyed then.": (
+        "Les copies faites avant (sauvegardes, instantanés) ne peuvent plus être déchiffrées à"
+        " partir du {when} : la clé qui les y chiffrait est alors détruite."
+    ),
+    "Your other consents and what they cover stay as they are.": (
+        "Vos autres consentements et ce qu'ils couvrent restent tels quels."
+    ),
+    "the subject's record and templates under the consents still in force": (
+        "le dossier de la personne et ses gabarits sous les consentements encore en vigueur"
+    ),
     "Copies made before the erasure (backups, snapshots) can no longer be decrypted from"
     " {when}: the key that encrypts your data there is destroyed then.": (
         "Les copies faites avant l'effacement (sauvegardes, instantanés) ne peuvent plus être"
@@ -1963,6 +1983,9 @@ FRENCH: dict[str, str] = {
     "consent receipts": "les reçus de consentement",
     "withdrawal receipts": "les reçus de retrait",
     "erasure receipts": "les reçus d'effacement",
+    "receipts of the templates destroyed when a consent ends": (
+        "les reçus des gabarits détruits à la fin d'un consentement"
+    ),
     "the register and its record of processing": "le registre et son registre des activités de"
     " traitement",
     "audit checkpoints (C2SP signed notes)": (

@@ -26,6 +26,7 @@ from optinface.api.web.auth import PORTAL, signed_in
 from optinface.api.web.i18n import N_, Words
 from optinface.api.web.rendering import attempt, render, words_for
 from optinface.api.web.sessions import WebSession
+from optinface.api.web.vocabulary import ERASURE_REASONS
 from optinface.consent.erasure_receipts import COMMITMENT
 from optinface.consent.errors import ErasureReceiptAltered, ReceiptCodeInvalid
 from optinface.consent.roles import Actor
@@ -183,6 +184,35 @@ def withdrawal_summary(words: Words, consent: ConsentPublic, names: dict[str, st
     )
 
 
+def end_summary(words: Words, consent: ConsentPublic, names: dict[str, str],
+                signed: SignedReceipt) -> Summary:
+    """A consent that ended by itself (its expiry, its uses' retention, coming of age) while
+    another kept the person: its templates destroyed, as its ``signed`` receipt states
+    (:mod:`consent.end_receipts`)."""
+    receipt = signed.receipt
+    listed = ", ".join(sorted(names.get(p, p) for p in consent.purposes))
+    return Summary(
+        title=words("Consent ended, its photo templates destroyed"),
+        lines=[
+            words("Your consent to {purposes} ended on {when}: {why}.", purposes=listed,
+                  when=words.when(receipt["endedAt"]),
+                  why=words(ERASURE_REASONS.get(receipt["reason"], receipt["reason"]))),
+            words("The photo templates taken under it ({n}) were destroyed on {destroyed}.",
+                  n=words.number(receipt["destroyed"]["templates"]),
+                  destroyed=words.when(receipt["destroyedAt"])),
+            words("Copies made before (backups, snapshots) can no longer be decrypted from"
+                  " {when}: the key that encrypted them there is destroyed then.",
+                  when=words.when(receipt["copiesUndecryptableAt"])),
+            words("After the destruction: {statement}.",
+                  statement=words.reword(receipt["afterDestroyedAt"])),
+            words("Your other consents and what they cover stay as they are."),
+        ],
+        receipt_id=f"{consent.id}-ended",
+        signed=signed,
+        kept=[words.reword(item) for item in receipt["kept"]],
+    )
+
+
 ERASED = {
     True: N_("Everything we held about you is erased: your photo templates ({n}), your key, your"
              " consents' link to you, your access."),
@@ -282,6 +312,8 @@ def _all(service: OptinFace, actor: Actor, words: Words) -> list[Summary]:
         for c in consents
         if c.withdrawal_receipt is not None and c.id not in ended_by_a_use
     ]
+    dated += [(c.ends_at, end_summary(words, c, names, c.end_receipt))
+              for c in consents if c.end_receipt is not None]
     return [s for _, s in sorted(dated, key=lambda d: d[0], reverse=True)]
 
 
