@@ -52,7 +52,7 @@ def test_an_erasure_that_keeps_failing_stops_neither_the_others_nor_the_rest_of_
     kept, short = world.subject(days=30)
     world.enrol(kept, short, portrait_jpegs[2])
     world.enrol(kept, world.consent(kept).consent.id, flipped_jpegs[2])
-    monkeypatch.setattr("optinface.consent.erasure.destroy_templates", crash)  # journaled
+    monkeypatch.setattr("optinface.consent.erasure.remove_templates", crash)  # journaled
     with pytest.raises(Crash):
         service.erase(actor=world.admin, subject=interrupted, reason=REQUEST)
     monkeypatch.undo()

@@ -258,7 +258,7 @@ def test_an_erasure_whose_worker_died_is_finished_by_the_other_workers_sweep(
         with service_b.runtime.db.transaction() as session:
             subject_id = session.scalars(select(Subject.id).where(
                 Subject.pseudonym == pseudonym)).one()
-        monkeypatch.setattr("optinface.consent.erasure.destroy_templates", crash)
+        monkeypatch.setattr("optinface.consent.erasure.remove_templates", crash)
         with pytest.raises(Crash):
             a.service.erase(actor=a.admin, subject=pseudonym, reason=ErasureReason.REQUEST)
         monkeypatch.undo()
