@@ -29,6 +29,7 @@ being upgraded to a write, or rolled back in silence.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -336,13 +337,29 @@ def _driver(connection: Connection) -> Any:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the head revision (see consent/migrations/versions)."""
+    """Bring the schema to the head revision (see consent/migrations/versions); a ledger at
+    it already is only read, not handed to Alembic, which would load every migration script
+    again to find that there is nothing to do (:func:`head_revision`)."""
     with migrating(engine) as connection:
         if is_postgresql(engine):  # workers starting together: one migrates, the others wait
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK})
+        from alembic.runtime.migration import MigrationContext
+
+        if MigrationContext.configure(connection).get_current_revision() == head_revision():
+            return
         from alembic import command
 
         command.upgrade(alembic_config(connection), "head")
+
+
+@functools.cache
+def head_revision() -> str | None:
+    """The newest migration's revision, from the scripts, read once a process: loading them
+    takes about 20 ms, and a process may open its ledger many times (the tests, a worker's
+    restarts in one process)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
 def checkpoint_wal(engine: Engine, *, wait_ms: int = BUSY_TIMEOUT_MS) -> bool:
