@@ -400,7 +400,7 @@ def decrypt_template(template: SealedTemplate, *, key: bytes) -> Vector:
     return np.frombuffer(plaintext, dtype=np.float32).copy()
 
 
-def _binding(template: SealedTemplate | Template) -> bytes:
+def _binding(template: SealedTemplate) -> bytes:
     """What a template's ciphertext is bound to: its id, subject and model, so a row copied to
     another subject or relabelled to another model opens no more."""
     return template_binding(template_id=template.id, subject_id=template.subject_id,

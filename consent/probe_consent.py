@@ -83,7 +83,7 @@ from optinface.consent.errors import (
     PurposeNotConsented,
 )
 from optinface.consent.keys import KeyRing
-from optinface.consent.receipt_keys import ReceiptKeys
+from optinface.consent.receipt_keys import ReceiptKeys, signed_at
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION
 from optinface.consent.retention_policy import receipts_expired
 from optinface.consent.roles import Actor
@@ -294,12 +294,10 @@ def consume(session: Session, probe_consent_id: str, *, purpose: Purpose,
 
 
 def _consented_at(probe: ProbeConsent) -> datetime:
-    """When the person signed ``probe``, as its receipt (checked first) says; the earliest
-    instant where it says nothing readable."""
-    try:
-        return datetime.fromisoformat(str((probe.receipt or {})["consentTimestampISO"]))
-    except (KeyError, ValueError):
-        return datetime.min.replace(tzinfo=UTC)
+    """When the person signed ``probe``, as its receipt (checked first) says
+    (:func:`consent.receipt_keys.signed_at`); the earliest instant where it says nothing
+    readable."""
+    return signed_at(probe.receipt or {}) or datetime.min.replace(tzinfo=UTC)
 
 
 def _refusal(probe_consent_id: str, problem: str, operation: Operation, *,

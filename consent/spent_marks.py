@@ -142,11 +142,12 @@ def issued_before_marks(witness_dir: Path, issued_at: datetime) -> bool:
     stamps = [name for name in names if not name.startswith(".")]  # write_once's temporaries
     if not stamps:
         return False
+    newest = max(stamps)
     try:
-        begun = datetime.strptime(max(stamps), _STAMP).replace(tzinfo=UTC)
+        begun = datetime.strptime(newest, _STAMP).replace(tzinfo=UTC)
     except ValueError as error:  # not written here: whole from when, no one can tell
         raise WitnessUnusable(
-            f"the witness folder's {folder} holds {max(stamps)!r}, which names no instant:"
+            f"the witness folder's {folder} holds {newest!r}, which names no instant:"
             " nothing was done; remove what the service did not write there, then ask again",
             details={"committed": False, "path": str(witness_dir)}) from error
     return issued_at < begun
