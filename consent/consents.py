@@ -27,7 +27,8 @@ from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import canonical_json
 from optinface.consent.erasure import (
     NOTHING,
-    destroy_templates,
+    EndedConsent,
+    destroy_with_end_receipts,
     erase_unless_kept,
     templates_gone,
 )
@@ -155,7 +156,8 @@ def withdraw(runtime: Runtime, *, actor: Actor, pseudonym: str, consent_id: str,
             row.last_interaction_at = now
             labels = set(session.scalars(select(Template.id).where(
                 Template.consent_id == consent_id)))
-            destroyed = destroy_templates(runtime, session, labels)
+            destroyed = destroy_with_end_receipts(
+                runtime, session, [EndedConsent(consent, row.id, pseudonym, labels)])
             runtime.audit(session, Entry(action=AuditAction.CONSENT_WITHDRAWN, actor=actor,
                                          subjects=[pseudonym],
                                          details={"consent_id": consent_id,
@@ -175,7 +177,7 @@ def withdraw(runtime: Runtime, *, actor: Actor, pseudonym: str, consent_id: str,
     erasure = erase_unless_kept(runtime, pseudonym=pseudonym, reason=ErasureReason.WITHDRAWAL,
                                 actor=actor, destroyed_before=destroyed) if due else None
     if erasure is not None:
-        withdrawn = withdrawn.model_copy(update={"subject": erasure.subject_hash,
-                                                 "receipt": None, "guardian_name": None})
+        withdrawn = withdrawn.model_copy(update={"subject": erasure.subject_hash, "receipt": None,
+                                                 "end_receipt": None, "guardian_name": None})
     return WithdrawalResult(consent=withdrawn, templates_erased=destroyed.templates,
                             subject_erased=erasure is not None, erasure=erasure)

@@ -1,15 +1,16 @@
-"""The signed receipt of a consent that ended by itself while another consent kept its subject
-(P-39.1 s. 23; GDPR arts. 5(2), 17(1)(a)).
+"""The signed receipt of a consent that ended while another consent kept its subject, by
+itself or withdrawn (P-39.1 s. 23; GDPR arts. 5(2), 7(3), 17(1)(a)-(b)).
 
 Its templates are destroyed by the sweep or the start
-(:func:`consent.erasure.destroy_ended_templates`), and the subject's key renewed, so copies
-made before open them no more once the epoch turns (:mod:`consent.key_renewal`). An erasure
-leaves a receipt signed by the controller (the tombstone's), a withdrawal the person's own
-signature kept with the consent; this destruction left only its chained ``consent_ended``
-event. Now it is signed too, by the receipt key in force, and kept with the consent
-(``end_receipt``, ``end_signature``: migration 0043), served with it (the API, the access
-export, the portal's receipts) until the subject is erased: it names the pseudonym, so the
-erasure removes it with the consent's other receipts.
+(:func:`consent.erasure.destroy_ended_templates`) or by the withdrawal itself, and the
+subject's key renewed, so copies made before open them no more once the epoch turns
+(:mod:`consent.key_renewal`). An erasure leaves a receipt signed by the controller (the
+tombstone's); a withdrawal keeps the person's own signature with the consent, which says what
+they asked, not what was done. This receipt says what was done, signed by the receipt key in
+force and kept with the consent (``end_receipt``, ``end_signature``: migration 0043), served
+with it (the API, the access export, the portal's receipts) until the subject is erased: it
+names the pseudonym, so the erasure removes it with the consent's other receipts (a withdrawal
+of the last consent erases, and its erasure receipt says it).
 
 It states of the destruction what an erasure receipt states: why and when the consent ended,
 when its templates were destroyed and how many, how many saved index files' keys went with
@@ -17,7 +18,7 @@ them (every copy of the index saved before opens no more), what outlives it in t
 ledger, and from when copies made before cannot be decrypted (``copiesUndecryptableAt``: the
 end of the epoch that wrapped the subject's key until then, kept as that epoch's promise, as an
 erasure's is: :func:`consent.epochs.promise_boundary`). A consent's templates are destroyed
-once; a receipt already kept is never replaced.
+once; a receipt already kept is never replaced. A consent that held no template has none.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from datetime import datetime
 from optinface.consent.crypto import canonical_json
 from optinface.consent.keys import KeyRing
 from optinface.consent.ledger import new_id
-from optinface.consent.policies import ended_reason
+from optinface.consent.policies import ended_at, ended_reason
 from optinface.consent.receipts import CONSENT_RECEIPT_VERSION, pii_controllers
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.tables import Consent
@@ -67,7 +68,7 @@ def sign(consent: Consent, *, pseudonym: str, templates: int, key_epoch: int,
         "piiPrincipalId": pseudonym,
         "endedConsentID": consent.id,
         "reason": str(ended_reason(consent)),
-        "endedAt": consent.ends_at.isoformat(),
+        "endedAt": ended_at(consent).isoformat(),
         "destroyedAt": destruction.at.isoformat(),
         "afterDestroyedAt": destruction.after_destroyed,
         # Copies made before (backups, snapshots, old row versions) hold the templates under

@@ -670,30 +670,55 @@ def destroy_ended_templates(
     ).all()
     if not rows:
         return 0
-    ended: dict[str, tuple[Consent, int, str, list[int]]] = {}
+    ended: dict[str, EndedConsent] = {}
     for label, consent, subject_id, pseudonym in rows:
-        ended.setdefault(consent.id, (consent, subject_id, pseudonym, []))[3].append(label)
+        ended.setdefault(consent.id, EndedConsent(consent, subject_id, pseudonym)).labels.add(label)
+    destroy_with_end_receipts(runtime, session, ended.values())
+    for end in ended.values():
+        runtime.audit(session, Entry(
+            action=AuditAction.CONSENT_ENDED, actor=actor, subjects=[end.pseudonym],
+            details={"consent_id": end.consent.id,
+                     "reason": str(ended_reason(end.consent)),
+                     "templates_erased": len(end.labels)}))
+    return len(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class EndedConsent:
+    """A consent no longer in force whose subject stays, and the templates enrolled under it."""
+
+    consent: Consent
+    subject_id: int
+    pseudonym: str
+    labels: set[int] = field(default_factory=set)
+
+
+def destroy_with_end_receipts(runtime: Runtime, session: Session,
+                              ended: Collection[EndedConsent]) -> Destroyed:
+    """Destroy the templates of consents that ended while their subjects stay
+    (:func:`destroy_templates`: their keys renewed), and keep with each consent that had any
+    its signed end receipt (:mod:`consent.end_receipts`), whether it ended by itself or was
+    withdrawn: the person's statement, signed by the controller, of what was destroyed and
+    from when copies made before open no more. The caller commits, then checkpoints the WAL."""
+    ended = [end for end in ended if end.labels]
+    if not ended:
+        return NOTHING
     # Before the destruction renews them: the epochs that wrap the copies made before.
     key_epochs: dict[int, int] = {
         subject_id: epoch for subject_id, epoch in session.execute(
             select(SubjectKey.subject_id, SubjectKey.epoch).where(SubjectKey.subject_id.in_(
-                {subject_id for _, subject_id, _, _ in ended.values()})))}
-    destroyed = destroy_templates(runtime, session, [row[0] for row in rows])
+                {end.subject_id for end in ended})))}
+    destroyed = destroy_templates(runtime, session, set().union(*(end.labels for end in ended)))
     destruction = end_receipts.Destruction(
         at=runtime.clock.now(), index_file_keys=destroyed.index_file_keys,
         after_destroyed=after_destroyed(runtime.settings.url),
         copies_undecryptable_at=promise_boundary(runtime, session))
     ring = receipt_key_in_force.in_force(runtime)  # never a key another process retired
-    for consent, subject_id, pseudonym, labels in ended.values():
-        end_receipts.sign(consent, pseudonym=pseudonym, templates=len(labels),
-                          key_epoch=key_epochs.get(subject_id, runtime.keys.epoch),
+    for end in ended:
+        end_receipts.sign(end.consent, pseudonym=end.pseudonym, templates=len(end.labels),
+                          key_epoch=key_epochs.get(end.subject_id, runtime.keys.epoch),
                           destruction=destruction, ring=ring, settings=runtime.settings)
-        runtime.audit(session, Entry(
-            action=AuditAction.CONSENT_ENDED, actor=actor, subjects=[pseudonym],
-            details={"consent_id": consent.id,
-                     "reason": str(ended_reason(consent)),
-                     "templates_erased": len(labels)}))
-    return len(rows)
+    return destroyed
 
 
 def _anonymise_consents(session: Session, *, subject: Subject, subject_hash: str) -> None:

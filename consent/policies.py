@@ -474,6 +474,11 @@ def ended_reason(consent: Consent) -> ErasureReason:
     return limit_reason(consent)
 
 
+def ended_at(consent: Consent) -> datetime:
+    """When a consent no longer in force ended, for the reason :func:`ended_reason` gives."""
+    return consent.withdrawn_at if consent.withdrawn_at is not None else consent.ends_at
+
+
 def subjects_with_consent_ended(
     session: Session, *, now: datetime
 ) -> list[tuple[str, ErasureReason]]:

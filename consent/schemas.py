@@ -667,8 +667,8 @@ class ConsentPublic(BaseModel):
     receipt: SignedReceipt | None = None
     withdrawal_receipt: SignedReceipt | None = None
     end_receipt: SignedReceipt | None = Field(
-        default=None, description="Signed by the controller when the consent ended by itself"
-        " (expiry, retention, coming of age) while another kept the subject: its templates"
+        default=None, description="Signed by the controller when the consent ended (expiry,"
+        " retention, coming of age, withdrawal) while another kept the subject: its templates"
         " destroyed, how many, and from when copies made before cannot be decrypted.")
 
 

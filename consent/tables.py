@@ -249,8 +249,8 @@ class Consent(Base):
     # The withdrawal's own signed evidence (the person's assertion), kept with the consent.
     withdrawal_receipt: Mapped[dict[str, Any] | None] = mapped_column(JsonObject)
     withdrawal_signature: Mapped[str | None] = mapped_column(String(200))
-    # The signed receipt of its templates destroyed when it ended by itself while another
-    # consent kept the subject (consent.end_receipts).
+    # The signed receipt of its templates destroyed when it ended (by itself or withdrawn)
+    # while another consent kept the subject (consent.end_receipts).
     end_receipt: Mapped[dict[str, Any] | None] = mapped_column(JsonObject)
     end_signature: Mapped[str | None] = mapped_column(String(200))
 

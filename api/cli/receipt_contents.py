@@ -111,7 +111,7 @@ def stated(receipt: dict[str, Any]) -> str:
         destroyed = receipt.get("destroyed")
         templates = destroyed.get("templates") if isinstance(destroyed, dict) else None
         return (f"consent {receipt.get('endedConsentID')} of {receipt.get('piiPrincipalId')}"
-                f" ended by itself at {receipt.get('endedAt')} (reason: {receipt.get('reason')}):"
+                f" ended at {receipt.get('endedAt')} (reason: {receipt.get('reason')}):"
                 f" {templates} template(s) destroyed {receipt.get('destroyedAt')}, earlier copies"
                 f" undecryptable from {receipt.get('copiesUndecryptableAt')}")
     if receipt.get("receiptType") == "purpose withdrawal":

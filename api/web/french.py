@@ -866,6 +866,7 @@ FRENCH: dict[str, str] = {
     "no candidate": "aucun candidat",
     "the person asked": "à la demande de la personne",
     "last consent withdrawn": "dernier consentement retiré",
+    "you withdrew it": "vous l'avez retiré",
     "consent expired": "consentement expiré",
     "came of age without consenting in their own name": (
         "majorité atteinte sans consentement en son propre nom"

@@ -12,6 +12,7 @@ and works on every worker.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -26,7 +27,7 @@ from optinface.api.web.auth import PORTAL, signed_in
 from optinface.api.web.i18n import N_, Words
 from optinface.api.web.rendering import attempt, render, words_for
 from optinface.api.web.sessions import WebSession
-from optinface.api.web.vocabulary import ERASURE_REASONS
+from optinface.api.web.vocabulary import ENDED_REASONS
 from optinface.consent.erasure_receipts import COMMITMENT
 from optinface.consent.errors import ErasureReceiptAltered, ReceiptCodeInvalid
 from optinface.consent.roles import Actor
@@ -186,8 +187,8 @@ def withdrawal_summary(words: Words, consent: ConsentPublic, names: dict[str, st
 
 def end_summary(words: Words, consent: ConsentPublic, names: dict[str, str],
                 signed: SignedReceipt) -> Summary:
-    """A consent that ended by itself (its expiry, its uses' retention, coming of age) while
-    another kept the person: its templates destroyed, as its ``signed`` receipt states
+    """A consent that ended (its expiry, its uses' retention, coming of age, or withdrawn)
+    while another kept the person: its templates destroyed, as its ``signed`` receipt states
     (:mod:`consent.end_receipts`)."""
     receipt = signed.receipt
     listed = ", ".join(sorted(names.get(p, p) for p in consent.purposes))
@@ -196,7 +197,7 @@ def end_summary(words: Words, consent: ConsentPublic, names: dict[str, str],
         lines=[
             words("Your consent to {purposes} ended on {when}: {why}.", purposes=listed,
                   when=words.when(receipt["endedAt"]),
-                  why=words(ERASURE_REASONS.get(receipt["reason"], receipt["reason"]))),
+                  why=words(ENDED_REASONS.get(receipt["reason"], receipt["reason"]))),
             words("The photo templates taken under it ({n}) were destroyed on {destroyed}.",
                   n=words.number(receipt["destroyed"]["templates"]),
                   destroyed=words.when(receipt["destroyedAt"])),
@@ -312,7 +313,8 @@ def _all(service: OptinFace, actor: Actor, words: Words) -> list[Summary]:
         for c in consents
         if c.withdrawal_receipt is not None and c.id not in ended_by_a_use
     ]
-    dated += [(c.ends_at, end_summary(words, c, names, c.end_receipt))
+    dated += [(datetime.fromisoformat(c.end_receipt.receipt["destroyedAt"]),
+               end_summary(words, c, names, c.end_receipt))
               for c in consents if c.end_receipt is not None]
     return [s for _, s in sorted(dated, key=lambda d: d[0], reverse=True)]
 

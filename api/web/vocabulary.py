@@ -141,6 +141,10 @@ ERASURE_REASONS: dict[str, str] = {
     "came_of_age": "came of age without consenting in their own name",
 }
 
+ENDED_REASONS: dict[str, str] = ERASURE_REASONS | {"withdrawal": "you withdrew it"}
+"""Why one consent ended while others kept the person (an end receipt's ``reason``): a
+withdrawal there is of that consent, not of the last."""
+
 STATUSES: dict[str, str] = {
     "active": "active",
     "withdrawn": "withdrawn",

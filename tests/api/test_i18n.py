@@ -44,6 +44,7 @@ def source_strings() -> set[str]:
         if path.stem not in {"i18n", "french"}:
             found |= _module_strings(path)
     for table in (vocabulary.ACTIONS, vocabulary.OUTCOMES, vocabulary.ERASURE_REASONS,
+                  vocabulary.ENDED_REASONS,
                   vocabulary.ROLES, vocabulary.ERRORS, vocabulary.STATUSES,
                   vocabulary.REQUEST_STATUSES, vocabulary.REFUSAL_GROUNDS,
                   vocabulary.DISCLOSURE_BASES, vocabulary.DISCLOSE_FIELDS,

@@ -122,7 +122,7 @@ def test_the_person_reads_what_the_end_receipt_states_and_the_command_checks_it(
          "--public-key", world.service.public_key],
         capture_output=True, text=True, timeout=120, check=False)
     assert verified.returncode == 0, verified.stderr
-    assert (f"consent {ended.short} of {ended.pseudonym} ended by itself at"
+    assert (f"consent {ended.short} of {ended.pseudonym} ended at"
             f" {receipt['endedAt']} (reason: expiry): 1 template(s) destroyed") in verified.stdout
     saved.write_text(json.dumps({**json.loads(saved.read_text(encoding="utf-8")),
                                  "receipt": {**receipt, "destroyed": {"templates": 0}}}))
@@ -131,3 +131,41 @@ def test_the_person_reads_what_the_end_receipt_states_and_the_command_checks_it(
          "--public-key", world.service.public_key],
         capture_output=True, text=True, timeout=120, check=False)
     assert forged.returncode == 1
+
+
+def test_a_consent_withdrawn_while_another_keeps_the_subject_leaves_the_controllers_receipt_too(
+    world: World, clock: FakeClock, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+) -> None:
+    """The person's signed withdrawal says what they asked; the controller's end receipt,
+    kept beside it, says what was done: the template destroyed at once, and from when copies
+    made before cannot be decrypted. Withdrawing the last consent erases instead, and its
+    erasure receipt says it: no end receipt is left naming the person."""
+    pseudonym, first = world.subject(days=30)
+    second = world.consent(pseudonym, days=365).consent.id
+    world.enrol(pseudonym, first, portrait_jpegs[0])
+    world.enrol(pseudonym, second, flipped_jpegs[0])
+    clock.advance(days=1)
+    withdrawn = world.withdraw(pseudonym, first)
+    assert (withdrawn.templates_erased, withdrawn.subject_erased) == (1, False)
+    signed = withdrawn.consent.end_receipt
+    assert signed is not None and withdrawn.consent.withdrawal_receipt is not None
+    assert verify_receipt(signed.receipt, signed.signature, world.service.public_key)
+    receipt = signed.receipt
+    assert (receipt["endedConsentID"], receipt["reason"], receipt["destroyed"]["templates"]) == (
+        first, str(ErasureReason.WITHDRAWAL), 1)
+    assert (datetime.fromisoformat(receipt["endedAt"]),
+            datetime.fromisoformat(receipt["destroyedAt"])) == (clock.now(), clock.now())
+    runtime = world.service.runtime
+    assert datetime.fromisoformat(receipt["copiesUndecryptableAt"]) == epoch_promise.promised(
+        runtime.keys.store, receipt["keyEpoch"])
+    assert _consents(world, pseudonym)[first].end_receipt == signed
+    words = Words(Language.EN, ZoneInfo("UTC"))
+    consent = _consents(world, pseudonym)[first]
+    assert "you withdrew it" in " ".join(end_summary(words, consent, {}, signed).lines)
+
+    last = world.withdraw(pseudonym, second)
+    assert last.subject_erased and last.consent.end_receipt is None
+    with runtime.db.transaction() as session:
+        for consent_id in (first, second):
+            erased = session.get(Consent, consent_id)
+            assert erased is not None and erased.end_receipt is None
