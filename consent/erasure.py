@@ -20,7 +20,7 @@ erasure stopped between (1) and (3) is finished by the next start or sweep
 
 One consent ending while the subject holds another ends only the templates enrolled under it:
 ``destroy_ended_templates`` (sweep, start-up), like withdrawal, destroys them and keeps the
-subject.
+subject, each consent with its signed end receipt (``destroy_with_end_receipts``).
 
 What remains, on purpose, holds no biometric data: a tombstone (keyed hash of the pseudonym,
 reason, time, signed receipt) that stops the pseudonym being reused, with the keyed hashes of
