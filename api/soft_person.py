@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import httpx2
 
 from optinface.consent.soft_authenticator import SoftAuthenticator
 
@@ -20,13 +20,13 @@ DEFAULT_ORIGIN = "http://localhost:8000"
 class SoftPersonFailed(Exception):
     """The API refused a step; the answer's code and text are in the message."""
 
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: httpx2.Response) -> None:
         super().__init__(f"{response.request.method} {response.request.url.path} -> "
                          f"{response.status_code} {response.text}")
         self.response = response
 
 
-def _ok(response: httpx.Response) -> Any:
+def _ok(response: httpx2.Response) -> Any:
     if response.status_code >= 400:
         raise SoftPersonFailed(response)
     return response.json() if response.content else None
@@ -40,13 +40,13 @@ def _bearer(secret: str) -> dict[str, str]:
 class SoftHttpPerson:
     """The holder of one passkey for ``pseudonym`` (the subject, or their guardian)."""
 
-    client: httpx.Client
+    client: httpx2.Client
     pseudonym: str
     token: str = field(repr=False)
     authenticator: SoftAuthenticator = field(repr=False)
 
     @classmethod
-    def take_over(cls, client: httpx.Client, link: str, *,
+    def take_over(cls, client: httpx2.Client, link: str, *,
                   origin: str = DEFAULT_ORIGIN) -> SoftHttpPerson:
         """Open the enrolment link, register a passkey, sign in: the token is the person's."""
         authenticator = SoftAuthenticator(origin=origin)
@@ -127,7 +127,7 @@ class SoftHttpPerson:
             headers=_bearer(desk or self.token))))
 
 
-def probe_link(client: httpx.Client, researcher_key: str, *, purpose_id: str, notice_id: str,
+def probe_link(client: httpx2.Client, researcher_key: str, *, purpose_id: str, notice_id: str,
                image: bytes, subject: str | None = None) -> str:
     """The researcher asks for the consent of the person in ``image`` (for a verify, of the
     ``subject`` compared with): the link's secret."""
@@ -137,7 +137,7 @@ def probe_link(client: httpx.Client, researcher_key: str, *, purpose_id: str, no
     return str(link["secret"])
 
 
-def probe_consent(client: httpx.Client, researcher_key: str, *, purpose_id: str, notice_id: str,
+def probe_consent(client: httpx2.Client, researcher_key: str, *, purpose_id: str, notice_id: str,
                   image: bytes, origin: str = DEFAULT_ORIGIN) -> dict[str, Any]:
     """The researcher asks; the person in the probe opens the link, registers and signs."""
     secret = probe_link(client, researcher_key, purpose_id=purpose_id, notice_id=notice_id,

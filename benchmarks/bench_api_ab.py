@@ -31,7 +31,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -105,7 +105,7 @@ def run(*, before: str, after: str, calls: int, rounds: int, after_first: bool =
                     python_path=source, settings=after_settings if side == "after" else None))
             except BenchFailed as error:
                 raise BenchFailed(f"{side} server: {error}") from error
-            client = stack.enter_context(httpx.Client(base_url=url, timeout=120))
+            client = stack.enter_context(httpx2.Client(base_url=url, timeout=120))
             deployment = prepare(Api(client), admin, faces,
                                  researcher_keys=math.ceil(calls / CALLS_PER_KEY) * rounds)
             servers[side] = Bench(client=client, deployment=deployment, pipeline=pipeline,

@@ -36,7 +36,7 @@ from benchmarks.plots import labelled_figure
 _CONSOLE = "import runpy, sys; sys.argv = ['optinface', '--help']; " \
            "runpy.run_module('optinface.api.cli.main', run_name='__main__')"
 _WEB_APP = "import optinface.api.app, optinface.api.routes.audit; "
-_WEB_FRAMEWORK = "import fastapi, fastapi.templating, uvicorn, httpx, cv2; "
+_WEB_FRAMEWORK = "import fastapi, fastapi.templating, uvicorn, httpx2, cv2; "
 STARTS = {
     "interpreter": ["-c", "pass"],
     "console_with_insightface_and_web_app": [

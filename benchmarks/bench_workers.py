@@ -41,7 +41,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -64,9 +64,9 @@ class Deployment:
     def __init__(self, workers: list[Worker], secrets: Secrets) -> None:
         self.workers = workers
         self.secrets = secrets
-        self.http = httpx.Client(timeout=120, limits=httpx.Limits(max_connections=64))
+        self.http = httpx2.Client(timeout=120, limits=httpx2.Limits(max_connections=64))
 
-    def _post(self, worker: Worker, path: str, key: str, **kwargs: Any) -> httpx.Response:
+    def _post(self, worker: Worker, path: str, key: str, **kwargs: Any) -> httpx2.Response:
         return self.http.post(f"{worker.url}{path}", headers={"Authorization": f"Bearer {key}"},
                               **kwargs)
 
@@ -77,7 +77,7 @@ class Deployment:
         worker = self.workers[i % len(self.workers)]
         made = self._post(worker, "/v1/subjects", self.secrets.portal,
                           json={"age_category": "adult"}).json()
-        client = httpx.Client(base_url=worker.url, timeout=120)
+        client = httpx2.Client(base_url=worker.url, timeout=120)
         person = SoftHttpPerson.take_over(client, made["enrolment"]["secret"])
         person.set_searchable(True)
         given = person.consent(purposes=[self.secrets.purpose], notice_id=self.secrets.notice,
@@ -90,23 +90,23 @@ class Deployment:
     def probe_consent(self, i: int, image: bytes) -> str:
         """A probe consent signed by the (software) person in ``image``; set-up, untimed."""
         worker = self.workers[i % len(self.workers)]
-        with httpx.Client(base_url=worker.url, timeout=120) as client:
+        with httpx2.Client(base_url=worker.url, timeout=120) as client:
             return str(probe_consent(client, self.secrets.researcher,
                                      purpose_id=self.secrets.purpose,
                                      notice_id=self.secrets.notice, image=image)["id"])
 
-    def enrol(self, worker: Worker, subject: tuple[str, str], image: bytes) -> httpx.Response:
+    def enrol(self, worker: Worker, subject: tuple[str, str], image: bytes) -> httpx2.Response:
         return self._post(worker, f"/v1/subjects/{subject[0]}/faces", self.secrets.portal,
                           data={"capture_id": subject[1]},
                           files={"image": ("face.jpg", image, "image/jpeg")})
 
-    def identify(self, worker: Worker, probe_consent: str, image: bytes) -> httpx.Response:
+    def identify(self, worker: Worker, probe_consent: str, image: bytes) -> httpx2.Response:
         return self._post(worker, "/v1/identify", self.secrets.researcher,
                           data={"purpose_id": self.secrets.purpose,
                                 "probe_consent_id": probe_consent},
                           files={"image": ("probe.jpg", image, "image/jpeg")})
 
-    def erase(self, worker: Worker, pseudonym: str) -> httpx.Response:
+    def erase(self, worker: Worker, pseudonym: str) -> httpx2.Response:
         return self.http.delete(f"{worker.url}/v1/subjects/{pseudonym}",
                                 headers={"Authorization": f"Bearer {self.secrets.admin}"})
 

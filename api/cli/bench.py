@@ -51,7 +51,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import httpx
+import httpx2
 import numpy as np
 import typer
 
@@ -83,7 +83,7 @@ class BenchFailed(Exception):
 class Api:
     """An HTTP client that waits out rate limits during setup (never during timing)."""
 
-    client: httpx.Client
+    client: httpx2.Client
 
     def call(self, method: str, url: str, secret: str, **kwargs: Any) -> Any:
         """The JSON answer to a setup call made with ``secret``; a 429 is waited out (its
@@ -109,7 +109,7 @@ class Deployment:
     people: list[SoftHttpPerson]
     keys: list[str]
 
-    def probe_consent(self, client: httpx.Client, key: str, image: bytes, *,
+    def probe_consent(self, client: httpx2.Client, key: str, image: bytes, *,
                       subject: int | None = None) -> str:
         """A probe consent for ``key``, signed by the (software) person in ``image``, or for a
         verify against subject number ``subject``, by that subject's passkey: set-up, made
@@ -260,9 +260,9 @@ def _wait_healthy(url: str, process: subprocess.Popen[str], lines: list[str]) ->
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
         try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+            if httpx2.get(f"{url}/healthz", timeout=2).status_code == 200:
                 return
-        except httpx.TransportError:
+        except httpx2.TransportError:
             pass
         time.sleep(0.2)
     raise BenchFailed("the server did not come up:\n" + "".join(lines))
@@ -334,7 +334,7 @@ def run_level(work: Callable[[int], str | None], *, calls: int, concurrency: int
 class Bench:
     """One run: the server, the prepared deployment, the local engine and the probes."""
 
-    client: httpx.Client
+    client: httpx2.Client
     deployment: Deployment
     pipeline: FacePipeline
     probes: list[bytes]
@@ -608,7 +608,7 @@ def run(*, url: str | None, api_key: str | None, requests: int, overhead_rounds:
                 typer.echo("starting optinface serve on a temporary data dir ...")
                 url, api_key, server_pid = stack.enter_context(local_server())
             assert api_key is not None
-            client = stack.enter_context(httpx.Client(base_url=url, timeout=120))
+            client = stack.enter_context(httpx2.Client(base_url=url, timeout=120))
             typer.echo(f"preparing {redacted(url)}: {researcher_keys} researcher keys")
             deployment = prepare(Api(client), api_key, faces, researcher_keys=researcher_keys)
             health = client.get("/healthz").json()

@@ -228,11 +228,11 @@ def check_remote(url: str | None, api_key: str | None) -> None:
         return
     if not api_key:
         raise typer.BadParameter("--url needs an admin --api-key", param_hint="--api-key")
-    import httpx  # here: only the commands that drive a server (bench, demo) need it
+    import httpx2  # here: only the commands that drive a server (bench, demo) need it
 
     try:
-        httpx.get(f"{url.rstrip('/')}/healthz", timeout=REMOTE_CHECK_SECONDS)
-    except (httpx.HTTPError, httpx.InvalidURL) as error:
+        httpx2.get(f"{url.rstrip('/')}/healthz", timeout=REMOTE_CHECK_SECONDS)
+    except (httpx2.HTTPError, httpx2.InvalidURL) as error:
         raise refused(CliErrorCode.SERVER_UNREACHABLE,
                       f"no server answers at {redacted(url)}: {error}") from error
 

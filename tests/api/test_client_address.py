@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from optinface.api.security_headers import HSTS
@@ -47,7 +47,7 @@ def _forwarded(address: str) -> dict[str, str]:
     return {"X-Forwarded-For": address, "X-Forwarded-Proto": "https"}
 
 
-def _bad_keys(client: httpx.Client, forwarded_for: list[str]) -> list[int]:
+def _bad_keys(client: httpx2.Client, forwarded_for: list[str]) -> list[int]:
     """A wrong API key once per address, each claimed in ``X-Forwarded-For``."""
     return [client.get("/v1/purposes", headers={**WRONG_KEY, **_forwarded(address)}).status_code
             for address in forwarded_for]
@@ -63,7 +63,7 @@ def test_a_forwarded_address_from_a_peer_not_trusted_escapes_no_throttle(
     """By default no peer is a proxy: a new address claimed with each request changes neither
     the failed authentications' budget (wrong keys, then an erasure receipt's code, the same
     budget) nor the sign-in challenges', and the claimed scheme sets no HSTS over HTTP."""
-    with served(tmp_path) as worker, httpx.Client(base_url=worker.url, timeout=30) as client:
+    with served(tmp_path) as worker, httpx2.Client(base_url=worker.url, timeout=30) as client:
         wrong = _bad_keys(client, _spoofed(BURST + 2))
         code = client.post("/portal/erasure-receipt", data={"code": "guess"},
                            headers=_forwarded("198.51.100.99"))
@@ -81,9 +81,9 @@ def test_a_trusted_proxys_forwarded_address_is_the_one_counted(tmp_path: Path) -
     own budget, and its forwarded scheme is believed (HSTS); a client connecting from
     elsewhere still cannot choose its address."""
     with (served(tmp_path, trusted_proxies=f"192.0.2.0/24, {PROXY}") as worker,
-          httpx.Client(base_url=worker.url, timeout=30,
-                       transport=httpx.HTTPTransport(local_address=PROXY)) as proxy,
-          httpx.Client(base_url=worker.url, timeout=30) as direct):
+          httpx2.Client(base_url=worker.url, timeout=30,
+                       transport=httpx2.HTTPTransport(local_address=PROXY)) as proxy,
+          httpx2.Client(base_url=worker.url, timeout=30) as direct):
         one_client = _bad_keys(proxy, ["198.51.100.1"] * (BURST + 1))
         another = _bad_keys(proxy, ["198.51.100.2"])
         health = proxy.get("/healthz", headers=_forwarded("198.51.100.3"))
@@ -102,8 +102,8 @@ def test_behind_a_trusted_proxy_on_the_same_host_the_pages_cookies_are_secure_ho
     could plant them. Naming the proxy says TLS ends there: the sign-in form's cookie is a
     Secure ``__Host-`` cookie for the whole host, whether or not the proxy forwards the scheme."""
     with (served(tmp_path, trusted_proxies=PROXY) as worker,
-          httpx.Client(base_url=worker.url, timeout=30,
-                       transport=httpx.HTTPTransport(local_address=PROXY)) as proxy):
+          httpx2.Client(base_url=worker.url, timeout=30,
+                       transport=httpx2.HTTPTransport(local_address=PROXY)) as proxy):
         forwarded = proxy.get("/review", headers=_forwarded("198.51.100.4"))
         bare = proxy.get("/review", headers={"X-Forwarded-For": "198.51.100.5"})
     for form in (forwarded, bare):

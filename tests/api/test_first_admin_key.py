@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from tests.support.api import thresholds_for_tests
@@ -35,7 +35,7 @@ def test_the_first_admin_key_goes_to_its_file_never_to_the_output(tmp_path: Path
     with serve_process(tmp_path / "var", env) as first:
         secret = key_file.read_text().strip()
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-        listed = httpx.get(f"{first.url}/v1/keys", headers={"X-API-Key": secret})
+        listed = httpx2.get(f"{first.url}/v1/keys", headers={"X-API-Key": secret})
         assert listed.status_code == 200 and len(listed.json()) == 1, listed.text
     assert secret not in first.output() and not re.search(r"\bkey_", first.output())
     assert f"Admin API key written to {key_file} (0600), not printed" in first.output()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import httpx
+import httpx2
 import numpy as np
 import pytest
 
@@ -63,7 +63,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def test_first_run_creates_the_data_dir_and_prints_one_admin_key(server: Server) -> None:
     assert "First run" in server.first_output
     assert f"listening on {server.url}" in server.first_output
-    answer = httpx.get(f"{server.url}/v1/keys", headers={"X-API-Key": server.admin})
+    answer = httpx2.get(f"{server.url}/v1/keys", headers={"X-API-Key": server.admin})
     assert answer.status_code == 200 and len(answer.json()) == 1
 
 
@@ -74,7 +74,7 @@ class Tally:
     statuses: list[int] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, kind: str, started: float, answer: httpx.Response) -> None:
+    def record(self, kind: str, started: float, answer: httpx2.Response) -> None:
         with self.lock:
             self.latencies[kind].append(time.perf_counter() - started)
             self.statuses.append(answer.status_code)
@@ -84,7 +84,7 @@ class Tally:
 def test_four_clients_enrol_and_search_without_errors_or_lost_enrolments(
     server: Server, portrait_jpegs: list[bytes]
 ) -> None:
-    with httpx.Client(base_url=server.url, timeout=60) as setup:
+    with httpx2.Client(base_url=server.url, timeout=60) as setup:
         admin = {"Authorization": f"Bearer {server.admin}"}
         key = {
             r: setup.post("/v1/keys", json={"role": r, "name": r}, headers=admin).json()["secret"]
@@ -120,7 +120,7 @@ def test_four_clients_enrol_and_search_without_errors_or_lost_enrolments(
     def worker(number: int) -> None:
         portal = {"Authorization": f"Bearer {key['portal']}"}
         researcher = {"Authorization": f"Bearer {key['researcher']}"}
-        with httpx.Client(base_url=server.url, timeout=60) as client:
+        with httpx2.Client(base_url=server.url, timeout=60) as client:
             turn = 0
             while time.monotonic() < stop_at:
                 face = portrait_jpegs[(number + turn) % len(portrait_jpegs)]
@@ -159,7 +159,7 @@ def test_four_clients_enrol_and_search_without_errors_or_lost_enrolments(
     with ThreadPoolExecutor(CLIENTS) as pool:
         list(pool.map(worker, range(CLIENTS)))
 
-    health = httpx.get(f"{server.url}/healthz").json()
+    health = httpx2.get(f"{server.url}/healthz").json()
     figures = {
         kind: {
             "n": len(values),

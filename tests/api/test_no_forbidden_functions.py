@@ -16,8 +16,8 @@ from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-NETWORK_CLIENTS = ("httpx", "requests", "urllib.request", "urllib3", "aiohttp", "http.client",
-                   "socket", "ftplib", "websocket", "websockets", "pycurl")
+NETWORK_CLIENTS = ("httpx", "httpx2", "requests", "urllib.request", "urllib3", "aiohttp",
+                   "http.client", "socket", "ftplib", "websocket", "websockets", "pycurl")
 """Modules that can fetch from elsewhere. The CLI's benchmark and demo and the tests' software
 authenticators (``api/``) may talk HTTP; the consent core and the engine, which take faces in,
 may not."""

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -141,7 +141,7 @@ def test_malformed_http_is_answered_by_the_servers_parser_before_the_app(
         assert head.startswith(b"http/1.1 400 "), head
         assert b"content-type: text/plain" in head and b"content-security-policy" not in head
         malformed_ports.append(port)
-    assert httpx.head(f"{base_url}/healthz").status_code == 200
+    assert httpx2.head(f"{base_url}/healthz").status_code == 200
 
     def access_lines() -> list[str]:
         return [r.getMessage() for r in caplog.records if r.name == ACCESS_LOGGER]

@@ -79,6 +79,7 @@ def test_the_ledger_file_holds_neither_cookie_nor_key_and_its_row_opens_no_sessi
     assert occurrences(api_settings.data_dir, world.keys.reviewer.encode()) == []
     with service.runtime.db.reading() as session:
         [stored] = session.scalars(select(PageSession.id_hash))
+    world.client.cookies.clear()  # the row's hash alone, not beside the real cookie
     world.client.cookies.set("optinface_review", stored, path="/review")
     assert not _signed_in(world.client, "review")
 

@@ -10,7 +10,7 @@ import hashlib
 import json
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from optinface.api.soft_person import SoftHttpPerson, SoftPersonFailed, probe_consent
@@ -302,7 +302,7 @@ def test_the_portal_shows_the_person_which_template_a_capture_replaces(
     assert f"It replaces your template {old['id']}, which is then destroyed." in page
 
 
-def _identify(world: World, probe: str, image: bytes, key: str) -> httpx.Response:
+def _identify(world: World, probe: str, image: bytes, key: str) -> httpx2.Response:
     return world.client.post(
         "/v1/identify", data={"purpose_id": world.purpose_id, "probe_consent_id": probe},
         files={"image": ("p.jpg", image, "image/jpeg")}, headers=auth(key))
@@ -347,7 +347,7 @@ def test_a_verify_link_is_asked_for_alike_whatever_its_subject_and_only_they_may
                                headers=auth(world.keys.admin)).status_code == 200
     unknown = "subj_" + "0" * 24
 
-    def ask(subject: str) -> httpx.Response:
+    def ask(subject: str) -> httpx2.Response:
         return world.client.post("/v1/probe-consents", headers=auth(world.keys.researcher),
                                  json={"purpose_id": world.purpose_id,
                                        "notice_id": world.notice_id, "subject": subject,
@@ -407,7 +407,7 @@ def test_verify_exhausts_the_daily_quota_and_a_second_key_does_not_reset_the_pur
         image = portrait_jpegs[0]
         world.enrol(world.subject, world.consent_id, image)
 
-        def verify(key: str) -> httpx.Response:
+        def verify(key: str) -> httpx2.Response:
             return client.post("/v1/verify", headers=auth(key), files={
                 "image": ("p.jpg", image, "image/jpeg")}, data={
                 "subject": world.subject, "purpose_id": world.purpose_id,

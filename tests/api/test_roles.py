@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
@@ -181,7 +181,7 @@ def test_a_request_with_more_than_one_credential_is_refused_whichever_is_right(
     another credential is a 401 ``unauthenticated`` saying to send one, and acts on nothing."""
     world, _ = matrix_world
     sent = [(name, value.format(admin=world.keys.admin)) for name, value in headers]
-    answer = world.client.get("/v1/keys", headers=httpx.Headers(sent))
+    answer = world.client.get("/v1/keys", headers=httpx2.Headers(sent))
     assert answer.status_code == 401, answer.text
     assert answer.json()["code"] == "unauthenticated"
     assert "send one credential" in answer.json()["message"]

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from optinface.api.soft_person import SoftAuthenticator, probe_link
@@ -124,7 +124,7 @@ def test_a_verify_link_is_not_signed_by_its_subject_under_an_order_and_is_after_
 
 
 def _search(world: World, route: str, image: bytes, probe_consent_id: str,
-            **form: str) -> httpx.Response:
+            **form: str) -> httpx2.Response:
     return world.client.post(
         route, data={"purpose_id": world.purpose_id, "probe_consent_id": probe_consent_id,
                      **form},

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import httpx
+import httpx2
 import numpy as np
 import pytest
 
@@ -23,7 +23,7 @@ from tests.support.api import ORIGIN, World, assert_refused, auth, in_a_year
 pytestmark = pytest.mark.shared_deployment
 
 
-def _export(world: World, subject: str, headers: dict[str, str], **params: str) -> httpx.Response:
+def _export(world: World, subject: str, headers: dict[str, str], **params: str) -> httpx2.Response:
     return world.client.get(f"/v1/subjects/{subject}/export", params=params, headers=headers)
 
 

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 import typer
 import uvicorn
@@ -60,17 +60,17 @@ class TlsServer:
     pki: Pki
     config: uvicorn.Config  # as the running server loaded it
 
-    def client(self, cert: Issued | None = None) -> httpx.Client:
+    def client(self, cert: Issued | None = None) -> httpx2.Client:
         return tls_client(self.pki, self.url, cert)
 
 
-def tls_client(pki: Pki, url: str, cert: Issued | None = None) -> httpx.Client:
+def tls_client(pki: Pki, url: str, cert: Issued | None = None) -> httpx2.Client:
     """A client of ``url`` that trusts ``pki``'s CA and presents ``cert`` (none: no
     certificate)."""
     context = ssl.create_default_context(cafile=pki.ca.cert)
     if cert is not None:
         context.load_cert_chain(*cert.pair)
-    return httpx.Client(base_url=url, verify=context)
+    return httpx2.Client(base_url=url, verify=context)
 
 
 @contextmanager
@@ -136,7 +136,7 @@ def bound_researcher(server: TlsServer, cert: Issued) -> str:
     return researcher_bound_by(server.client(), server.keys.admin, cert)
 
 
-def researcher_bound_by(client: httpx.Client, admin: str, cert: Issued) -> str:
+def researcher_bound_by(client: httpx2.Client, admin: str, cert: Issued) -> str:
     """A researcher key bound to ``cert``, made by ``admin``'s key over ``client``."""
     with client as admin_client:
         made = admin_client.post("/v1/keys", headers=auth(admin), json={
@@ -286,7 +286,7 @@ def test_the_pages_refuse_a_relying_party_key_for_its_certificate_as_the_api_doe
 def test_a_certificate_of_another_ca_fails_the_handshake(mtls: TlsServer) -> None:
     """No answer at all, not even a 401: over TLS 1.3 the client learns it when the server
     closes the connection its request went on."""
-    with mtls.client(mtls.pki.stranger) as stranger, pytest.raises(httpx.TransportError):
+    with mtls.client(mtls.pki.stranger) as stranger, pytest.raises(httpx2.TransportError):
         stranger.get("/healthz")
     with mtls.client(mtls.pki.client_b) as known:
         assert known.get("/healthz").status_code == 200
@@ -436,7 +436,7 @@ class Serving:
         """Checkpoints the witness folder holds (serve's default folder, next to the data)."""
         return len(witness_checkpoints(self.data_dir.with_name(f"{self.data_dir.name}-witness")))
 
-    def client(self, url: str, cert: Issued | None = None) -> httpx.Client:
+    def client(self, url: str, cert: Issued | None = None) -> httpx2.Client:
         return tls_client(self.pki, url, cert)
 
 
@@ -526,7 +526,7 @@ def test_the_client_port_lets_in_only_a_certificate_of_the_client_ca(two_ports: 
     """Required there, not just asked for: without one, or with another CA's, no answer."""
     _, clients = two_ports.urls
     for cert in (two_ports.pki.stranger, None):
-        with two_ports.client(clients, cert) as refused, pytest.raises(httpx.TransportError):
+        with two_ports.client(clients, cert) as refused, pytest.raises(httpx2.TransportError):
             refused.get("/healthz")
     with two_ports.client(clients, two_ports.pki.client_b) as known:
         assert known.get("/healthz").status_code == 200

@@ -15,7 +15,7 @@ import dataclasses
 import threading
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from optinface.api.app import create_app
@@ -43,12 +43,12 @@ def test_uploads_past_the_queue_are_refused_at_once_and_other_routes_stay_answer
     with deployment(tmp_path, one_slot) as (settings, service, client, keys):
         world = set_up_world(client, keys)
         probes = [world.probe_consent(slow) for _ in range(UPLOADS)]
-        answers: list[httpx.Response] = []
+        answers: list[httpx2.Response] = []
         refused = threading.Semaphore(0)
         with running(create_app(settings, service=service)) as url:
 
             def identify(probe: str) -> None:
-                answer = httpx.post(
+                answer = httpx2.post(
                     f"{url}/v1/identify",
                     data={"purpose_id": world.purpose_id, "probe_consent_id": probe},
                     files={"image": ("slow.jpg", slow, "image/jpeg")},
@@ -63,9 +63,9 @@ def test_uploads_past_the_queue_are_refused_at_once_and_other_routes_stay_answer
             # On a loaded machine a decode may end before the last upload arrives, and its
             # place goes to a later one: a few more than ADMITTED may be decoded in all.
             refused_at_once = all(refused.acquire(timeout=60) for _ in range(EXPECTED_REFUSALS))
-            health = httpx.get(f"{url}/healthz", timeout=60)
+            health = httpx2.get(f"{url}/healthz", timeout=60)
             person = dataclasses.replace(world.people[world.subject],
-                                         client=httpx.Client(base_url=url, timeout=60))
+                                         client=httpx2.Client(base_url=url, timeout=60))
             withdrawal = person.withdraw(world.consent_id)
             still_queued = UPLOADS - len(answers)
             for upload in uploads:

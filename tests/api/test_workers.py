@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import psycopg
 import pytest
 
@@ -36,7 +36,7 @@ class Cluster:
     def subject(self, worker: Worker, image: bytes) -> tuple[str, int]:
         """A new consenting subject enrolled through ``worker``: (pseudonym, template id)."""
         portal = {"Authorization": f"Bearer {self.secrets.portal}"}
-        with httpx.Client(base_url=worker.url, timeout=60) as http:
+        with httpx2.Client(base_url=worker.url, timeout=60) as http:
             made = http.post("/v1/subjects", json={"age_category": "adult"}, headers=portal)
             assert made.status_code == 201, made.text
             person = SoftHttpPerson.take_over(http, made.json()["enrolment"]["secret"])
@@ -50,7 +50,7 @@ class Cluster:
     def identify(self, worker: Worker, image: bytes) -> list[str]:
         """The subjects ``worker`` returns for ``image`` (empty: no match)."""
         researcher = {"Authorization": f"Bearer {self.secrets.researcher}"}
-        with httpx.Client(base_url=worker.url, timeout=60) as http:
+        with httpx2.Client(base_url=worker.url, timeout=60) as http:
             probe = probe_consent(http, self.secrets.researcher, purpose_id=self.secrets.purpose,
                                   notice_id=self.secrets.notice, image=image)
             found = http.post("/v1/identify", data={
@@ -59,15 +59,15 @@ class Cluster:
             assert found.status_code == 200, found.text
             return [c["subject"] for c in found.json()["candidates"]]
 
-    def erase(self, worker: Worker, pseudonym: str) -> httpx.Response:
+    def erase(self, worker: Worker, pseudonym: str) -> httpx2.Response:
         admin = {"Authorization": f"Bearer {self.secrets.admin}"}
-        return httpx.delete(f"{worker.url}/v1/subjects/{pseudonym}", headers=admin, timeout=120)
+        return httpx2.delete(f"{worker.url}/v1/subjects/{pseudonym}", headers=admin, timeout=120)
 
     def erase_dying(self, worker: Worker, pseudonym: str) -> None:
         """An erasure whose worker is killed before it answers."""
         try:
             self.erase(worker, pseudonym)
-        except httpx.HTTPError:
+        except httpx2.HTTPError:
             pass
 
     def killed_while_erasing(self, worker: Worker, pseudonym: str, template: int) -> None:
@@ -93,17 +93,17 @@ class Cluster:
 
     def erasures(self, worker: Worker) -> int:
         admin = {"Authorization": f"Bearer {self.secrets.admin}"}
-        return len(httpx.get(f"{worker.url}/v1/erasures", headers=admin, timeout=30).json())
+        return len(httpx2.get(f"{worker.url}/v1/erasures", headers=admin, timeout=30).json())
 
     def sweep(self, worker: Worker) -> dict[str, Any]:
         admin = {"Authorization": f"Bearer {self.secrets.admin}"}
-        answer = httpx.post(f"{worker.url}/v1/sweep", headers=admin, timeout=120)
+        answer = httpx2.post(f"{worker.url}/v1/sweep", headers=admin, timeout=120)
         assert answer.status_code == 200, answer.text
         return dict(answer.json())
 
     def chain_ok(self, worker: Worker) -> bool:
         admin = {"Authorization": f"Bearer {self.secrets.admin}"}
-        answer = httpx.get(f"{worker.url}/v1/audit/verify", headers=admin, timeout=60)
+        answer = httpx2.get(f"{worker.url}/v1/audit/verify", headers=admin, timeout=60)
         assert answer.status_code == 200, answer.text
         return bool(answer.json()["ok"])
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
+import httpx2
 import numpy as np
 import pytest
 from sqlalchemy import select
@@ -164,7 +164,7 @@ def _client_loop(url: str, secrets: Secrets, seen: Seen, images: list[bytes],
                  rng: random.Random, stop: threading.Event, *, consent_days: float = 365) -> None:
     portal = {"Authorization": f"Bearer {secrets.portal}"}
     try:
-        with httpx.Client(base_url=url, timeout=20) as http:
+        with httpx2.Client(base_url=url, timeout=20) as http:
             while not stop.is_set():
                 choice = rng.random()
                 if choice < 0.25 and len(seen.tokens) > len(seen.erase_attempted):
@@ -198,7 +198,7 @@ def _client_loop(url: str, secrets: Secrets, seen: Seen, images: list[bytes],
                     except SoftPersonFailed as refused:
                         seen.refused.append(f"enrol {refused.response.status_code}")
                 seen.operations += 1
-    except httpx.HTTPError:
+    except httpx2.HTTPError:
         return  # the server was killed under us: expected
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
+import httpx2
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner, Result
 
@@ -224,7 +224,7 @@ class World:
                                  notice_id=self.notice_id, image=image, origin=ORIGIN)["id"])
 
     def identify(self, image: bytes, *, k: int = 5,
-                 decision_use: str | None = None) -> httpx.Response:
+                 decision_use: str | None = None) -> httpx2.Response:
         """The researcher's 1:N search with ``image``, under a probe consent the person in it
         signed for it; the answer as it came (refusals included). ``decision_use``: the form
         field as sent (none: not sent)."""
@@ -241,7 +241,7 @@ class World:
         )
 
     def verify(self, subject: str, image: bytes, *,
-               decision_use: str | None = None) -> httpx.Response:
+               decision_use: str | None = None) -> httpx2.Response:
         """The researcher's 1:1 comparison of ``image`` with ``subject``, under a probe consent
         the person in it and the subject signed for it; the answer as it came."""
         return self.client.post(
@@ -256,7 +256,7 @@ class World:
             headers=auth(self.keys.researcher),
         )
 
-    def enrolled_and_identified(self, image: bytes) -> httpx.Response:
+    def enrolled_and_identified(self, image: bytes) -> httpx2.Response:
         """``image`` enrolled under the world's subject's consent, then searched with: the 200
         answer."""
         self.enrol(self.subject, self.consent_id, image)
@@ -265,13 +265,13 @@ class World:
         return answer
 
 
-def ok(response: httpx.Response) -> Any:
+def ok(response: httpx2.Response) -> Any:
     """The API answered (200 or 201): its JSON body."""
     assert response.status_code in (200, 201), response.text
     return response.json()
 
 
-def assert_refused(response: httpx.Response, status: int, code: str) -> None:
+def assert_refused(response: httpx2.Response, status: int, code: str) -> None:
     """The API refused with ``status`` and the stable error ``code`` (``api/error_codes.py``)."""
     assert response.status_code == status, response.text
     assert response.json()["code"] == code
@@ -325,7 +325,7 @@ def portal_signature(client: TestClient, csrf: str, person: SoftHttpPerson,
                        "credential": person.authenticator.get(challenge.json()["options"])})
 
 
-def signed_erasure(client: TestClient, csrf: str, person: SoftHttpPerson) -> httpx.Response:
+def signed_erasure(client: TestClient, csrf: str, person: SoftHttpPerson) -> httpx2.Response:
     """The portal's erasure, confirmed and signed by ``person`` as their browser would."""
     return client.post("/portal/erase", data={
         "csrf": csrf, "confirm": "true",

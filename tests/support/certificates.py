@@ -23,7 +23,7 @@ class Issued:
 
     @property
     def pair(self) -> tuple[str, str]:
-        """As httpx's ``cert=`` takes it."""
+        """As httpx2's ``cert=`` takes it."""
         return str(self.cert), str(self.key)
 
     @property

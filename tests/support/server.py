@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+import httpx2
 import uvicorn
 from fastapi import FastAPI
 
@@ -36,10 +36,10 @@ def inherited_environment() -> dict[str, str]:
 def healthy(url: str, *, verify: ssl.SSLContext | bool = True) -> bool:
     """Whether the server at ``url`` answers ``/healthz`` with 200 now (over HTTPS, trusting
     what ``verify`` trusts). A 10 s read allowance: on 2 busy cores a first answer has taken
-    more than httpx's default 5 s (fresh-clone CI: ReadTimeout after the server logged 200)."""
+    more than httpx2's default 5 s (fresh-clone CI: ReadTimeout after the server logged 200)."""
     try:
-        return httpx.get(f"{url}/healthz", timeout=10, verify=verify).status_code == 200
-    except httpx.HTTPError:
+        return httpx2.get(f"{url}/healthz", timeout=10, verify=verify).status_code == 200
+    except httpx2.HTTPError:
         return False
 
 

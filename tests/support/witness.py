@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from optinface.consent.service import OptinFace
 from optinface.consent.witness import checkpoint_path
@@ -41,7 +41,7 @@ def stall(world: World, service: OptinFace) -> None:
     assert service.witness_stalled
 
 
-def assert_held(response: httpx.Response, service: OptinFace) -> None:
+def assert_held(response: httpx2.Response, service: OptinFace) -> None:
     """Refused by the witness gate: 503 ``witness_unusable``, nothing done, the folder named."""
     assert_refused(response, 503, "witness_unusable")
     details = response.json()["details"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from optinface.api.settings import ApiSettings
 from optinface.consent.declaration import declared_long_enough_ago
@@ -116,7 +116,7 @@ class Worker:
         return self
 
     def health(self) -> dict[str, object]:
-        return dict(httpx.get(f"{self.url}/healthz", timeout=10).json())
+        return dict(httpx2.get(f"{self.url}/healthz", timeout=10).json())
 
     def kill(self) -> None:
         """``kill -9``: no clean-up of any kind."""
