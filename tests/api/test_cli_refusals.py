@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from optinface.api.cli.main import app
 from optinface.consent.witness import pinned_key
-from tests.support.console import commands_data_dir, console, printed_secret
+from tests.support.console import FREE_PORT, commands_data_dir, console, printed_secret
 from tests.support.files import file_bytes
 from tests.support.forgery import damage_root_page
 from tests.support.postgres import PostgresServer
@@ -334,7 +334,7 @@ def test_a_lock_file_that_cannot_be_opened_is_named(
         1, [f"error: data_dir_unusable: lock file {lock} cannot be opened: Is a directory"])
 
 
-@pytest.mark.parametrize("command", [("register",), ("serve", "--port", str(free_port()))],
+@pytest.mark.parametrize("command", [("register",), ("serve", "--port", FREE_PORT)],
                          ids=["register", "serve"])
 def test_a_ledger_url_naming_no_ledger_makes_no_file_there(
     data_dir: Path, admin: str, tmp_path: Path, optinface: Console,

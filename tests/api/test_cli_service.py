@@ -41,7 +41,13 @@ from optinface.consent.service import OptinFace
 from optinface.consent.witness import latest_witnessed, pinned_key
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import auth, deployment
-from tests.support.console import commands_data_dir, console, printed_secret
+from tests.support.console import (
+    FREE_PORT,
+    at_run,
+    commands_data_dir,
+    console,
+    printed_secret,
+)
 from tests.support.files import file_bytes
 from tests.support.server import free_port, inherited_environment, running
 from tests.support.workers import Worker
@@ -812,7 +818,7 @@ def test_an_ipv6_host_is_written_in_brackets_in_a_url() -> None:
         "[::1]", "[::1]", "127.0.0.1", "localhost"]
 
 
-@pytest.mark.parametrize("command", [("serve", "--port", str(free_port())),
+@pytest.mark.parametrize("command", [("serve", "--port", FREE_PORT),
                                      ("keys", "create", "--role", "admin", "--name", "ops")])
 def test_a_data_dir_that_cannot_be_made_is_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], data_dir: Path,
@@ -847,7 +853,7 @@ def _garbage_database(_keys: Path, data: Path) -> None:
     (data / "optinface.db").chmod(0o600)
 
 
-@pytest.mark.parametrize("command", [("serve", "--port", str(free_port())), ("sweep",)],
+@pytest.mark.parametrize("command", [("serve", "--port", FREE_PORT), ("sweep",)],
                          ids=["serve", "sweep"])
 @pytest.mark.parametrize(("fault", "line"), [
     pytest.param(_delete_signing_key, "error: key_store_unusable: the key store lacks the signing"
@@ -937,7 +943,7 @@ def test_a_backup_of_a_ledger_that_is_not_a_database_is_one_line_leaving_nothing
 
 
 @pytest.mark.parametrize("command", [("register",), ("sweep",),
-                                     ("serve", "--port", str(free_port()))])
+                                     ("serve", "--port", FREE_PORT)])
 def test_a_database_file_that_cannot_be_made_is_one_line(
     tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str], command: tuple[str, ...],
@@ -1238,10 +1244,10 @@ def test_the_ledgers_sqlite_and_postgresql_urls_are_valid_settings(
     assert load_settings(data_dir=data_dir).url == url
 
 
-@pytest.mark.parametrize("server", [f"127.0.0.1:{free_port()}", "nowhere.invalid:5432"],
+@pytest.mark.parametrize("server", [f"127.0.0.1:{FREE_PORT}", "nowhere.invalid:5432"],
                          ids=["port-closed", "name-not-resolved"])
 @pytest.mark.parametrize("command", [("sweep",), ("register",),
-                                     ("serve", "--port", str(free_port()))])
+                                     ("serve", "--port", FREE_PORT)])
 def test_a_postgresql_ledger_no_server_answers_for_is_one_line_without_the_password(
     made_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     server: str, command: tuple[str, ...],
@@ -1251,7 +1257,7 @@ def test_a_postgresql_ledger_no_server_answers_for_is_one_line_without_the_passw
     never printed."""
     monkeypatch.setenv("OPTINFACE_DEMO_MODE", "true")
     monkeypatch.setenv("OPTINFACE_DATABASE_URL",
-                       f"postgresql+psycopg://ops:hunter2@{server}/optinface")
+                       f"postgresql+psycopg://ops:hunter2@{at_run(server)}/optinface")
     code, lines = console(monkeypatch, capsys, *command, "--data-dir", str(made_dir))
     assert code == 1 and len(lines) == 1, lines
     assert lines[0].startswith("error: ledger_unavailable: OperationalError: "), lines

@@ -12,12 +12,24 @@ import pytest
 
 from optinface.api.cli.main import run
 from tests.support.api import thresholds_for_tests
+from tests.support.server import free_port
+
+FREE_PORT = "{a free port}"
+"""Stands, in a parametrized argument, for a port found free when the command runs
+(:func:`at_run`): a port chosen while the tests were collected can be another worker's
+server's by the time this test runs (``address_unavailable`` instead of the refusal tried)."""
+
+
+def at_run(argument: str) -> str:
+    """``argument`` with :data:`FREE_PORT` replaced by a port free now."""
+    return argument.replace(FREE_PORT, str(free_port())) if FREE_PORT in argument else argument
 
 
 def console(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
             *args: str) -> tuple[int, list[str]]:
-    """Run ``optinface ARGS`` in this process: its exit status and the lines of its stderr."""
-    monkeypatch.setattr(sys, "argv", ["optinface", *args])
+    """Run ``optinface ARGS`` in this process (:data:`FREE_PORT` chosen now): its exit status
+    and the lines of its stderr."""
+    monkeypatch.setattr(sys, "argv", ["optinface", *map(at_run, args)])
     with pytest.raises(SystemExit) as ended:
         run()
     code = ended.value.code
