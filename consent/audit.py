@@ -151,6 +151,7 @@ class AuditAction(StrEnum):
     # the setting, raised, would end the epoch after its receipts' promise (.epoch_promise)
     KEY_EPOCH_HOURS_RAISED = "key_epoch_hours_raised"
     SUBJECT_KEYS_LOST = "subject_keys_lost"  # a restored copy held keys of destroyed epochs
+    SUBJECT_KEYS_RENEWED = "subject_keys_renewed"  # keys made before renewal, renewed once
     TEMPLATES_REKEYED = "templates_rekeyed"
     DISCLOSURE = "disclosure"  # the subject's record handed to a recipient (consent.disclosures)
     AUTHORITY_MISMATCH = "authority_mismatch"  # a row wider than its signed receipt (.authority)

@@ -31,13 +31,16 @@ import logging
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import new_key
+from optinface.consent.errors import KeyUnavailable
 from optinface.consent.keys import KeyRing
 from optinface.consent.ledger import decrypt_template, encrypt_template, wrap_data_key
 from optinface.consent.policies import in_force
+from optinface.consent.runtime import Runtime
 from optinface.consent.tables import Consent, Subject, SubjectKey, Template
 
 logger = logging.getLogger(__name__)
@@ -75,10 +78,11 @@ def _encrypt_again(session: Session, subject: Subject, row: SubjectKey,
         old = keys.unwrap(row.wrapped, subject_id=subject.id, pseudonym=subject.pseudonym,
                           epoch=row.epoch)
         vectors = [decrypt_template(template, key=old) for template in templates]
-    except ValueError:
+    except (ValueError, KeyUnavailable):
         logger.error("subject id %d: their key or a template of theirs does not open (changed"
-                     " in the database): the key is not renewed, so the copies made before of"
-                     " the templates just destroyed open with it while it lives", subject.id)
+                     " in the database, or its epoch destroyed): the key is not renewed, so the"
+                     " copies made before of the templates destroyed open with it while it"
+                     " lives", subject.id)
         return False
     key = new_key()
     for template, vector in zip(templates, vectors, strict=True):
@@ -86,3 +90,34 @@ def _encrypt_again(session: Session, subject: Subject, row: SubjectKey,
     row.epoch, row.wrapped = wrap_data_key(session, subject, key, keys=keys)
     row.created_at = now
     return True
+
+
+RENEWAL_CHUNK = 500
+"""Subjects renewed per statement at the start's renewal of the keys due: a bound on the ids one
+``IN`` list binds (SQLite's limit is 32,766), not on the transaction, which is one."""
+
+
+def renew_due(runtime: Runtime) -> int | None:
+    """Renew, once, every key made before destructions renewed keys (``renewal_due``, marked by
+    migration 0044 on the keys that existed then): a template destroyed before, while its
+    subject stayed, then falls in the copies made before with their epoch, as it would have
+    since. One write transaction, so several workers starting at once renew each key once;
+    chained as ``subject_keys_renewed`` with the counts. None where no key was due (a ledger
+    made since 0044, or one already renewed); else how many keys were renewed or deleted (a
+    subject with no consent in force is left to their erasure; one whose key does not open to
+    the start's reconciliation, which ran before)."""
+    with runtime.db.transaction() as session:
+        due = list(session.scalars(select(SubjectKey.subject_id).where(SubjectKey.renewal_due)))
+        if not due:
+            return None
+        now = runtime.clock.now()
+        renewed = sum(renew(session, due[start:start + RENEWAL_CHUNK], keys=runtime.keys,
+                            now=now) for start in range(0, len(due), RENEWAL_CHUNK))
+        session.execute(update(SubjectKey).where(SubjectKey.renewal_due).values(
+            renewal_due=False))
+        runtime.audit(session, Entry(action=AuditAction.SUBJECT_KEYS_RENEWED, actor=None,
+                                     details={"keys_due": len(due), "keys_renewed": renewed}))
+    logger.warning("subject keys made before destructions renewed keys: %d due, %d renewed"
+                   " (once; copies made before hold the templates destroyed since under keys"
+                   " the next epoch rotation destroys)", len(due), renewed)
+    return renewed

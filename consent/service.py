@@ -41,6 +41,7 @@ from optinface.consent import (
     epochs,
     handover,
     incidents,
+    key_renewal,
     ledger,
     ledger_alterations,
     log_clock,
@@ -432,6 +433,7 @@ class OptinFace:
                 replica.catch_up()  # the feed since this replica's last save
             service.last_reconcile = reconcile(runtime, model_id=runtime.pipeline.model_id,
                                                index_discarded=discarded)
+            key_renewal.renew_due(runtime)  # after the reconciliation drops lost keys
             service.policy_in_force = retention_policy.publish(runtime)  # before any consent
             declaration.record_assessment(runtime)
             if replica is not None:

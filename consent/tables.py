@@ -26,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     case,
+    false,
     type_coerce,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
@@ -307,6 +308,9 @@ class SubjectKey(Base):
     # The epoch key that wrapped it (consent.epochs); indexed for the re-wrap of one epoch.
     epoch: Mapped[int] = mapped_column(Integer, index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Made before destructions renewed keys: renewed once at the next start (migration 0044,
+    # consent.key_renewal.renew_due).
+    renewal_due: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class KeyEpoch(Base):

@@ -853,6 +853,8 @@ FRENCH: dict[str, str] = {
         " d'effacement : cette époque finit comme promis",
     "Subject keys lost (a copy restored from before a rotation)":
         "Clés de personnes perdues (copie restaurée d'avant un renouvellement)",
+    "Subject keys renewed (made before destructions renewed them)":
+        "Clés de personnes renouvelées (créées avant que les destructions les renouvellent)",
     "Passkey challenge issued": "Défi de clé d'accès émis",
     "Templates re-keyed": "Gabarits rechiffrés",
     "Data disclosed to a recipient": "Données communiquées à un destinataire",

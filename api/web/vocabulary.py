@@ -116,6 +116,7 @@ ACTIONS: dict[str, str] = {
     "key_epoch_hours_raised": "Key epoch length raised past what erasure receipts promised:"
                               " this epoch still ends as promised",
     "subject_keys_lost": "Subject keys lost (a copy restored from before a rotation)",
+    "subject_keys_renewed": "Subject keys renewed (made before destructions renewed them)",
     "challenge": "Passkey challenge issued",
     "templates_rekeyed": "Templates re-keyed",
     "disclosure": "Data disclosed to a recipient",

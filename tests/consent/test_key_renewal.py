@@ -5,16 +5,22 @@ copy, the live ledger and the key store is the one tried here. On SQLite and Pos
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy import select
 
+from optinface.consent.audit import AuditAction
+from optinface.consent.erasure import remove_templates
 from optinface.consent.errors import KeyUnavailable
 from optinface.consent.ledger import decrypt_template
+from optinface.consent.schemas import AuditFilter
 from optinface.consent.service import OptinFace
 from optinface.consent.tables import Subject, SubjectKey, Template
 from tests.support.backends import both_backends
 from tests.support.consent import FakeClock, World
+from tests.support.migrations import migrate
 
 pytestmark = both_backends
 
@@ -121,3 +127,56 @@ def test_a_subject_left_with_no_template_keeps_no_key_and_enrols_again_under_a_n
     decrypt_template(_copied(world.service, again.id), key=key)
     with pytest.raises(ValueError):
         decrypt_template(copy, key=key)
+
+
+def _renewals(service: OptinFace, world: World) -> list[dict[str, object]]:
+    return [event.details for event in service.audit_events(
+        actor=world.reviewer, filters=AuditFilter(action=AuditAction.SUBJECT_KEYS_RENEWED)).events]
+
+
+def test_keys_made_before_destructions_renewed_them_are_renewed_once_at_the_next_start(
+    world: World, open_service: Callable[[], OptinFace], portrait_jpegs: list[bytes],
+    flipped_jpegs: list[bytes],
+) -> None:
+    """A ledger of the version before: a consent withdrawn while another kept the subject
+    destroyed its template and left the key in force (the destruction's old path, the
+    templates removed alone), so a copy made before opened under the live key. Upgraded
+    (migration 0044 marks every key then in the ledger due), the next start renews each once,
+    chained as ``subject_keys_renewed``: the copy's template opens under the live key no more,
+    and once the epoch turns under none; the kept template opens and the person is found. The
+    start after renews nothing, and a key made since was never due."""
+    pseudonym, short = world.subject()
+    long = world.consent(pseudonym, days=365).consent.id
+    ended = world.enrol(pseudonym, short, portrait_jpegs[0])
+    kept = world.enrol(pseudonym, long, flipped_jpegs[0])
+    copy = _copied(world.service, ended.id)
+    before = _live_key(world.service, pseudonym)
+    runtime = world.service.runtime
+    with runtime.db.transaction() as session:  # the destruction as it was, the key left as is
+        remove_templates(runtime, session, {ended.id})
+    assert _live_key(world.service, pseudonym) == before
+    migrate(runtime.db.engine, "0043", down=True)
+    migrate(runtime.db.engine, "head")
+    with runtime.db.reading() as session:
+        assert list(session.scalars(select(SubjectKey.renewal_due))) == [True]
+    world.service.close()
+
+    with closing(open_service()) as upgraded:
+        world.service = upgraded
+        renewed = _live_key(upgraded, pseudonym)
+        assert renewed is not None and renewed != before
+        with pytest.raises(ValueError):
+            decrypt_template(copy, key=renewed)
+        decrypt_template(_copied(upgraded, kept.id), key=renewed)
+        assert _renewals(upgraded, world) == [{"keys_due": 1, "keys_renewed": 1}]
+        upgraded.rotate_epoch(actor=world.admin)
+        with pytest.raises(KeyUnavailable):
+            upgraded.runtime.keys.unwrap(copy.wrapped, subject_id=copy.subject_id,
+                                         pseudonym=pseudonym, epoch=copy.epoch)
+        assert world.verify(pseudonym, flipped_jpegs[0]).outcome == "candidates_for_review"
+        world.enrolled(portrait_jpegs[1])  # a key made since
+    with closing(open_service()) as again:
+        world.service = again
+        assert _renewals(again, world) == [{"keys_due": 1, "keys_renewed": 1}]
+        with again.runtime.db.reading() as session:
+            assert set(session.scalars(select(SubjectKey.renewal_due))) == {False}
