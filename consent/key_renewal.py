@@ -31,7 +31,7 @@ import logging
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from optinface.consent.audit import AuditAction, Entry
@@ -106,9 +106,12 @@ def renew_due(runtime: Runtime) -> int | None:
     made since 0044, or one already renewed); else how many keys were renewed or deleted (a
     subject with no consent in force is left to their erasure; one whose key does not open to
     the start's reconciliation, which ran before)."""
+    with runtime.db.reading() as session:  # every start asks: no write lock for a no
+        if not session.scalar(select(exists().where(SubjectKey.renewal_due))):
+            return None
     with runtime.db.transaction() as session:
         due = list(session.scalars(select(SubjectKey.subject_id).where(SubjectKey.renewal_due)))
-        if not due:
+        if not due:  # another worker's start renewed them meanwhile
             return None
         now = runtime.clock.now()
         renewed = sum(renew(session, due[start:start + RENEWAL_CHUNK], keys=runtime.keys,
