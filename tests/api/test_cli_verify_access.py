@@ -1,7 +1,8 @@
 """``optinface audit verify-access``: a person checks their access export with the published
 key alone, the searches that named them included (red team 7, #4), on SQLite and PostgreSQL.
 
-The command runs as a process of its own, where no data directory is. A search with three
+The command runs where no data directory is (in a process of its own in the first test, in
+this process as the console script runs it in the others). A search with three
 candidates shows the person's seal alone and verifies (exit 0), before and after another
 candidate's erasure, and so does a reviewer's read naming three people. An altered public field
 of a redacted event, an altered commitment, an altered proof, an altered path to the seal root
@@ -30,9 +31,9 @@ from optinface.consent.service import OptinFace
 from tests.support.api import World, auth
 from tests.support.backends import on_both_backends
 from tests.support.consent import chain_before_commitments
+from tests.support.console import in_process
 
-# slow: each test a search, an export and a process of its own, the longest file of the suite
-pytestmark = [pytest.mark.shared_deployment, on_both_backends, pytest.mark.slow]
+pytestmark = [pytest.mark.shared_deployment, on_both_backends]
 
 Export = dict[str, Any]
 
@@ -50,13 +51,28 @@ def _searched_export(world: World, portrait_jpegs: list[bytes]) -> Export:
     return _own_export(world)
 
 
-def _verify(world: World, tmp_path: Path, export: Export | str,
-            key: str | None = None) -> subprocess.CompletedProcess[str]:
+Verify = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def verify(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+           capsys: pytest.CaptureFixture[str]) -> Verify:
+    """``optinface audit verify-access`` on an export saved in an empty folder, with the
+    published key unless ``key``: run as the console script runs it, in this process
+    (:func:`tests.support.console.in_process`; the first test below runs it in a process of
+    its own)."""
+    monkeypatch.chdir(tmp_path)  # where no data directory is
+
+    def run(export: Export | str, key: str | None = None) -> subprocess.CompletedProcess[str]:
+        return in_process(monkeypatch, capsys, *_arguments(world, tmp_path, export, key))
+    return run
+
+
+def _arguments(world: World, tmp_path: Path, export: Export | str,
+               key: str | None = None) -> list[str]:
     file = tmp_path / "my-data.json"
     file.write_text(export if isinstance(export, str) else json.dumps(export))
-    return subprocess.run([sys.executable, "-m", "optinface.api.cli.main", "audit",
-                           "verify-access", str(file), "--public-key", key or _published(world)],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False)
+    return ["audit", "verify-access", str(file), "--public-key", key or _published(world)]
 
 
 def _identify(export: Export) -> Export:
@@ -67,10 +83,13 @@ def _identify(export: Export) -> Export:
 def test_an_export_with_the_identify_naming_the_person_verifies(
     world: World, portrait_jpegs: list[bytes], tmp_path: Path
 ) -> None:
+    """In a process of its own, where no data directory is, as the person runs it."""
     export = _searched_export(world, portrait_jpegs)
     search = _identify(export)
     assert search["redacted"] and "scores" not in search["details"]
-    done = _verify(world, tmp_path, export)
+    done = subprocess.run([sys.executable, "-m", "optinface.api.cli.main",
+                           *_arguments(world, tmp_path, export)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False)
     assert done.returncode == 0 and done.stderr == "", done
     assert done.stdout.startswith(f"access export OK: {len(export['events'])} events hold"), done
     assert (f"event {search['seq']}: OK: its hash holds (its redacted details by their"
@@ -94,11 +113,11 @@ def _proof(export: Export) -> None:
 
 @pytest.mark.parametrize("alter", [_public_field, _commitment, _proof])
 def test_an_altered_redacted_event_or_its_proof_fails(
-    world: World, portrait_jpegs: list[bytes], tmp_path: Path, alter: Callable[[Export], None]
+    world: World, portrait_jpegs: list[bytes], verify: Verify, alter: Callable[[Export], None]
 ) -> None:
     export = _searched_export(world, portrait_jpegs)
     alter(export)
-    done = _verify(world, tmp_path, export)
+    done = verify(export)
     seq = _identify(export)["seq"]
     assert done.returncode == 1 and done.stdout == "", done
     assert done.stderr.startswith(f"access export BROKEN at sequence {seq}: event {seq} "), done
@@ -126,21 +145,21 @@ def _own_export(world: World) -> Export:
 
 
 def test_a_search_with_three_candidates_shows_the_persons_seal_alone_and_verifies(
-    world: World, portrait_jpegs: list[bytes], tmp_path: Path
+    world: World, portrait_jpegs: list[bytes], verify: Verify
 ) -> None:
     others, export = _three_candidates(world, portrait_jpegs)
     search = _identify(export)
     assert search["subjects"] == [world.subject] and len(search["subject_seals"]) == 1
     assert search["seal_root"] and len(search["seal_proof"]) == audit_seal_tree.DEPTH
     assert not [other for other in others if other in json.dumps(export)]
-    done = _verify(world, tmp_path, export)
+    done = verify(export)
     assert done.returncode == 0 and done.stderr == "", done
     assert f"event {search['seq']}: OK: " in done.stdout, done
 
 
 @pytest.mark.parametrize("alter", ["seal_proof", "subject_seals"])
 def test_an_edit_to_the_path_or_the_shown_seal_fails(
-    world: World, portrait_jpegs: list[bytes], tmp_path: Path, alter: str
+    world: World, portrait_jpegs: list[bytes], verify: Verify, alter: str
 ) -> None:
     """The path folds the person's own seal to the root the event's hash covers: another
     sibling, or another seal shown beside theirs, is an edit (exit 1)."""
@@ -150,27 +169,27 @@ def test_an_edit_to_the_path_or_the_shown_seal_fails(
         search["seal_proof"][0] = search["seal_proof"][0][::-1]
     else:
         search["subject_seals"].append({"hash": "ab" * 32, "salt": None})
-    done = _verify(world, tmp_path, export)
+    done = verify(export)
     seq = search["seq"]
     assert done.returncode == 1 and done.stdout == "", done
     assert done.stderr.startswith(f"access export BROKEN at sequence {seq}: event {seq} "), done
 
 
 def test_an_erasure_of_another_candidate_leaves_the_persons_export_verifying(
-    world: World, portrait_jpegs: list[bytes], tmp_path: Path
+    world: World, portrait_jpegs: list[bytes], verify: Verify
 ) -> None:
     (erased, _), before = _three_candidates(world, portrait_jpegs)
     gone = world.client.delete(f"/v1/subjects/{erased}", headers=auth(world.keys.admin))
     assert gone.status_code == 200, gone.text
     export = _own_export(world)
     assert _identify(export)["seal_root"] == _identify(before)["seal_root"]
-    done = _verify(world, tmp_path, export)
+    done = verify(export)
     assert done.returncode == 0 and done.stderr == "", done
 
 
 @pytest.mark.parametrize("alter", [None, "seal_proof"])
 def test_a_read_naming_three_people_shows_the_persons_seal_alone_and_verifies(
-    world: World, service: OptinFace, tmp_path: Path, alter: str | None
+    world: World, service: OptinFace, verify: Verify, alter: str | None
 ) -> None:
     """One reviewer's page reading the events of the person and two others: one
     ``audit_read`` naming the three, which the person's export shows with their own seal and
@@ -189,7 +208,7 @@ def test_a_read_naming_three_people_shows_the_persons_seal_alone_and_verifies(
     assert not [other for other in others if other in json.dumps(export)]
     if alter is not None:
         read[alter][0] = read[alter][0][::-1]
-    done = _verify(world, tmp_path, export)
+    done = verify(export)
     seq = read["seq"]
     if alter is None:
         assert done.returncode == 0 and done.stderr == "", done
@@ -200,7 +219,7 @@ def test_a_read_naming_three_people_shows_the_persons_seal_alone_and_verifies(
 
 
 def test_a_checkpoint_signed_by_another_key_fails(
-    world: World, portrait_jpegs: list[bytes], tmp_path: Path
+    world: World, portrait_jpegs: list[bytes], verify: Verify
 ) -> None:
     """The forger signs the export's true tree head with a key of their own, under the
     deployment's name: not the published key's signature (exit 1)."""
@@ -211,25 +230,25 @@ def test_a_checkpoint_signed_by_another_key_fails(
     forger = Signer(name=ours.name, key=Ed25519PrivateKey.generate())
     export["checkpoint"]["note"] = forger.sign(Checkpoint(
         origin=checkpoint.origin, size=checkpoint.size, root=checkpoint.root).text())
-    done = _verify(world, tmp_path, export)
+    done = verify(export)
     assert done.returncode == 1, done
     assert done.stderr.startswith("access export BROKEN: the checkpoint the export carries is"
                                   " not signed by the given key"), done
 
 
 def test_an_export_without_its_checkpoint_is_not_anchored_and_a_non_json_file_unreadable(
-    world: World, portrait_jpegs: list[bytes], tmp_path: Path
+    world: World, portrait_jpegs: list[bytes], verify: Verify
 ) -> None:
     export = _searched_export(world, portrait_jpegs)
-    done = _verify(world, tmp_path, {**export, "checkpoint": None})
+    done = verify({**export, "checkpoint": None})
     assert done.returncode == 3 and done.stderr.startswith("access export NOT ANCHORED: "), done
-    unreadable = _verify(world, tmp_path, "seq,at\n1,2026")
+    unreadable = verify("seq,at\n1,2026")
     assert unreadable.returncode == 2 and "refused: unreadable_file" in unreadable.stderr, \
         unreadable
 
 
 def test_a_log_of_both_hash_forms_verifies_and_the_old_search_is_named_not_checkable(
-    world: World, service: OptinFace, portrait_jpegs: list[bytes], tmp_path: Path
+    world: World, service: OptinFace, portrait_jpegs: list[bytes], verify: Verify
 ) -> None:
     """An identify chained as before commitments, then one with its commitment, on this
     backend: the log verifies end to end, and the person's export says what holds of each."""
@@ -238,7 +257,7 @@ def test_a_log_of_both_hash_forms_verifies_and_the_old_search_is_named_not_check
         details={"k": 5, "gallery_size": 1, "decision_use": False}))
     export = _searched_export(world, portrait_jpegs)
     assert service.verify_audit().ok
-    done = _verify(world, tmp_path, export)
+    done = verify(export)
     assert done.returncode == 3 and done.stdout == "", done
     assert done.stderr.startswith("access export NOT ANCHORED: "), done
     assert f"; 1 not checked at all, marked {NOT_CHECKABLE}" in done.stderr, done
@@ -251,7 +270,7 @@ def _identify_seq(export: Export) -> int:
 
 
 def test_an_event_edited_and_marked_redacted_before_commitments_is_never_ok(
-    world: World, portrait_jpegs: list[bytes], tmp_path: Path
+    world: World, portrait_jpegs: list[bytes], verify: Verify
 ) -> None:
     """The mark is the export's word: whoever edits an event and marks it so, before the first
     committed event where the walk cannot tell it is late, gets NOT ANCHORED (exit 3), never
@@ -261,7 +280,7 @@ def test_an_event_edited_and_marked_redacted_before_commitments_is_never_ok(
     assert edited["seq"] < _identify(export)["seq"]
     edited["outcome"] = "refused"
     edited["redacted_before_commitments"] = True
-    done = _verify(world, tmp_path, export)
+    done = verify(export)
     assert done.returncode == 3 and done.stdout == "", done
     assert f"; 1 not checked at all, marked {NOT_CHECKABLE}" in done.stderr, done
     assert f"event {edited['seq']}: NOT CHECKED: {NOT_CHECKABLE}" in done.stderr, done

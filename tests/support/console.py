@@ -5,6 +5,7 @@ app underneath, so it would see the exception instead)."""
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -25,15 +26,27 @@ def at_run(argument: str) -> str:
     return argument.replace(FREE_PORT, str(free_port())) if FREE_PORT in argument else argument
 
 
-def console(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-            *args: str) -> tuple[int, list[str]]:
-    """Run ``optinface ARGS`` in this process (:data:`FREE_PORT` chosen now): its exit status
-    and the lines of its stderr."""
+def in_process(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+               *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``optinface ARGS`` in this process (:data:`FREE_PORT` chosen now), as the console
+    script does, shaped as a finished process: its exit status and what it printed on each
+    stream. Where a test runs a command many times, a process of its own for each costs a
+    second or more of imports, the same each time; one test keeps that process."""
+    capsys.readouterr()  # what the test printed before is not the command's
     monkeypatch.setattr(sys, "argv", ["optinface", *map(at_run, args)])
     with pytest.raises(SystemExit) as ended:
         run()
     code = ended.value.code
-    return code if isinstance(code, int) else 1, capsys.readouterr().err.splitlines()
+    printed = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code if isinstance(code, int) else 1,
+                                       printed.out, printed.err)
+
+
+def console(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+            *args: str) -> tuple[int, list[str]]:
+    """:func:`in_process`: its exit status and the lines of its stderr."""
+    done = in_process(monkeypatch, capsys, *args)
+    return done.returncode, done.stderr.splitlines()
 
 
 def printed_secret(output: str) -> str:
