@@ -12,8 +12,11 @@ the erasure receipt reports are summarised (median, p99), with the time until th
 saved again in the background under a new key (every erasure destroys every index file's key:
 ``consent.keys.destroy_index_file_keys``). Then one epoch rotation (every subject key left
 re-wrapped; each subject's tombstone hash looked up first, so the key of someone erased is
-never re-wrapped: ``consent.epochs``). Last, what that costs a worker that was stopped
-meanwhile: its start with its file (loaded) against one after an erasure (rebuilt).
+never re-wrapped: ``consent.epochs``). Then the renewal of every key a ledger from before key
+renewal holds, as the first start after the upgrade makes it (``consent.key_renewal.renew_due``,
+each key marked as migration 0044 marks it), against that rotation. Last, what that costs a
+worker that was stopped meanwhile: its start with its file (loaded) against one after an
+erasure (rebuilt).
 
     python -m benchmarks.bench_erasure --n 10000
     python -m benchmarks.bench_erasure            # 100 000 subjects
@@ -32,11 +35,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from benchmarks.output import measured, spread, write_json, write_results
 from benchmarks.plots import labelled_figure
-from optinface.consent import consent_form, ledger, retention_policy
+from optinface.consent import consent_form, key_renewal, ledger, retention_policy
 from optinface.consent.crypto import canonical_json, new_key, seal
 from optinface.consent.keys import KeyRing, destroy_index_file_keys, template_binding
 from optinface.consent.keystore import open_key_store
@@ -188,6 +191,7 @@ def run(*, n: int, erasures: int, folder: Path) -> dict[str, object]:
         started = time.perf_counter()
         service.rotate_epoch()
         rotation_s = time.perf_counter() - started
+        renewal_s, renewed = time_renewal_at_upgrade(service)
         sizes = {p.name: p.stat().st_size for p in folder.rglob("*") if p.is_file()}
     finally:
         service.close()
@@ -202,12 +206,26 @@ def run(*, n: int, erasures: int, folder: Path) -> dict[str, object]:
         "gone_ms": _summary(gone),
         "saved_again_ms": _summary(saved_again),
         "rotation_seconds": round(rotation_s, 2),
+        "renewal_at_upgrade_seconds": round(renewal_s, 2),
+        "keys_renewed_at_upgrade": renewed,
+        "renewal_over_rotation": round(renewal_s / rotation_s, 2),
         **starts,
         "samples": {"unsearchable_ms": unsearchable, "gone_ms": gone,
                     "saved_again_ms": saved_again},
         "file_bytes": sizes,
         **measured(),
     }
+
+
+def time_renewal_at_upgrade(service: OptinFace) -> tuple[float, int]:
+    """Seconds for the first start's renewal after an upgrade from before key renewal
+    (:func:`consent.key_renewal.renew_due`) of every key left, marked as migration 0044 marks
+    them, and how many it renewed: once per deployment, before it serves."""
+    with service.runtime.db.transaction() as session:
+        session.execute(update(SubjectKey).values(renewal_due=True))
+    started = time.perf_counter()
+    renewed = key_renewal.renew_due(service.runtime)
+    return time.perf_counter() - started, renewed or 0
 
 
 def time_starts(settings: ConsentSettings) -> dict[str, float]:
@@ -256,7 +274,8 @@ def main() -> None:
     write_results(f"bench_erasure_{args.n}", result, lambda path: plot(result, path))
     print(json.dumps({k: result[k] for k in ("n_subjects", "populate_seconds", "full_save_seconds",
                                               "unsearchable_ms", "gone_ms", "saved_again_ms",
-                                              "rotation_seconds", "start_loaded_seconds",
+                                              "rotation_seconds", "renewal_at_upgrade_seconds",
+                                              "renewal_over_rotation", "start_loaded_seconds",
                                               "start_rebuilt_seconds")},
                      indent=2))
 
