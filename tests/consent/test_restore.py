@@ -189,15 +189,24 @@ def test_a_restore_withdraws_again_a_consent_withdrawn_since_the_backup(
     template = world.enrol(pseudonym, first, portrait_jpegs[0])
     destination = tmp_path / "backup"
     optinface("backup", str(destination))
+    clock.advance(hours=1)
+    withdrawn_at = clock.now()
     world.withdraw(pseudonym, first)
     service.close()
 
     optinface("restore", str(destination))
     with closing(open_service()) as restored:
         assert template.id not in restored.index.labels()
-        statuses = {c.id: c.status for c in restored.list_consents(actor=world.portal,
-                                                                    subject=pseudonym)}
-        assert statuses == {first: "withdrawn", second: "active"}
+        consents = {c.id: c for c in restored.list_consents(actor=world.portal,
+                                                             subject=pseudonym)}
+        assert {c.id: c.status for c in consents.values()} == {first: "withdrawn",
+                                                               second: "active"}
+        # The copy's template destroyed again, with the controller's receipt of it: ended
+        # when the person withdrew it, as the journal says, not at the consent's planned end.
+        signed = consents[first].end_receipt
+        assert signed is not None
+        assert (signed.receipt["reason"], datetime.fromisoformat(signed.receipt["endedAt"]),
+                signed.receipt["destroyed"]["templates"]) == ("withdrawal", withdrawn_at, 1)
 
 
 def _another_deployment(settings: ConsentSettings, tmp_path: Path, pipeline: FacePipeline,
