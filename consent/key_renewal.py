@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from optinface.consent.audit import AuditAction, Entry
 from optinface.consent.crypto import new_key
+from optinface.consent.db import IN_CHUNK
 from optinface.consent.errors import KeyUnavailable
 from optinface.consent.keys import KeyRing
 from optinface.consent.ledger import decrypt_template, encrypt_template, wrap_data_key
@@ -54,8 +55,8 @@ def renew(session: Session, subject_ids: Collection[int], *, keys: KeyRing,
     templates destroyed are deleted in ``session``; how many keys were renewed or deleted. The
     caller commits."""
     renewed = 0
-    staying = sorted({subject_id for subject_id in session.scalars(select(Consent.subject_id).where(
-        Consent.subject_id.in_(set(subject_ids)), in_force(now))) if subject_id is not None})
+    staying = set(session.scalars(select(Consent.subject_id).where(
+        Consent.subject_id.in_(set(subject_ids)), in_force(now)))) - {None}
     # Three reads for all of them, not three a subject (the start's renewal of a whole ledger).
     rows = {row.subject_id: row for row in session.scalars(
         select(SubjectKey).where(SubjectKey.subject_id.in_(staying)))}
@@ -99,11 +100,6 @@ def _encrypt_again(session: Session, subject: Subject, row: SubjectKey,
     return True
 
 
-RENEWAL_CHUNK = 500
-"""Subjects renewed per statement at the start's renewal of the keys due: a bound on the ids one
-``IN`` list binds (SQLite's limit is 32,766), not on the transaction, which is one."""
-
-
 def renew_due(runtime: Runtime) -> int | None:
     """Renew, once, every key made before destructions renewed keys (``renewal_due``, marked by
     migration 0044 on the keys that existed then): a template destroyed before, while its
@@ -121,8 +117,9 @@ def renew_due(runtime: Runtime) -> int | None:
         if not due:  # another worker's start renewed them meanwhile
             return None
         now = runtime.clock.now()
-        renewed = sum(renew(session, due[start:start + RENEWAL_CHUNK], keys=runtime.keys,
-                            now=now) for start in range(0, len(due), RENEWAL_CHUNK))
+        # Renewed db.IN_CHUNK subjects at a time: each renew binds their ids in one IN list.
+        renewed = sum(renew(session, due[start:start + IN_CHUNK], keys=runtime.keys, now=now)
+                      for start in range(0, len(due), IN_CHUNK))
         session.execute(update(SubjectKey).where(SubjectKey.renewal_due).values(
             renewal_due=False))
         runtime.audit(session, Entry(action=AuditAction.SUBJECT_KEYS_RENEWED, actor=None,
