@@ -31,7 +31,7 @@ RUN pip install . \
 USER 10001
 
 # Three volumes, meant for three mounts: a copy of /data must carry neither its keys nor the
-# witness that checks it (README, "Keys, backups and erasure").
+# witness that checks it (docs/keys-and-backups.md).
 VOLUME ["/data", "/keys", "/witness"]
 # The relying parties' port, where OPTINFACE_TLS_CLIENT_PORT sets one, is published by the
 # operator (it has no default).

@@ -56,7 +56,7 @@ _CODE_BY_HTTP_STATUS = {
 class ErrorBody(BaseModel):
     """The one error shape of the whole API."""
 
-    code: str = Field(description="Stable machine-readable code; see the table in the README.")
+    code: str = Field(description="Stable machine-readable code; see the table in docs/errors.md.")
     message: str = Field(description="Human-readable; pseudonyms and ids only, no personal data.")
     details: dict[str, Any] = Field(default_factory=dict)
 

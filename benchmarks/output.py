@@ -1,10 +1,11 @@
 """Where a benchmark's results go and how they are written: ``NAME.json`` and ``NAME.png`` side
 by side in ``benchmarks/results/`` (or the folder a bench's ``--out`` names).
 
-One definition for every bench, because the files are read from outside the code: the README's
-figures cite them by name, and a reader compares two runs' JSON field by field, so each run
-must say on what machine and when it was measured (:func:`measured`) to let its ratios be
-judged. The JSON is written before the figure is drawn: a plot that fails leaves the numbers.
+One definition for every bench, because the files are read from outside the code: the README's and
+``benchmarks/README.md``'s figures cite them by name, and a reader compares two runs' JSON field by
+field, so each run must say on what machine and when it was measured (:func:`measured`) to let its
+ratios be judged. The JSON is written before the figure is drawn: a plot that fails leaves the
+numbers.
 """
 
 from __future__ import annotations

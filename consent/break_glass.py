@@ -30,7 +30,7 @@ keeps. The guarantee is that the sanctioned path, taken where the deployment's w
 cannot be hidden afterwards; an
 operator holding the data directory and the key store can always act outside it (a raw edit of
 the database). The witness is meant for a mount the operator can neither rewrite nor stand in
-for (README, "Audit log").
+for (``docs/audit-log.md``).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ Why chain rather than refuse: refusing would stop withdrawals, erasures and the 
 are due whatever the clock says, on a setting the operator may not know changed; the log keeps
 its order and says when the clock went back. What it does not do: correct the clock for the
 rest of the service (a consent's expiry, the sweep, the quota's day read the host's time): the
-host clock is trusted within this rule, as the README says.
+host clock is trusted within this rule, as ``docs/audit-log.md`` says.
 """
 
 from __future__ import annotations

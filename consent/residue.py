@@ -1,5 +1,5 @@
 """What an erased row leaves behind in each ledger backend, said once for every place that
-says it (the register's security measures, the erasure receipt, the README).
+says it (the register's security measures, the erasure receipt, ``docs/erasure.md``).
 
 SQLite (the embedded default) overwrites deleted rows (``secure_delete``) and truncates its
 write-ahead log on erasure, so the live files keep nothing. PostgreSQL cannot: MVCC keeps a deleted

@@ -34,7 +34,7 @@ anything, and a row planted before the upgrade was sealed with the others; an op
 names no time, so a seal copied from an older copy of the same person's row opts them in again
 (the witness journal's opt-outs, replayed at start, undo that), and a revoked key's older row
 copied back whole authenticates again (the journal's revocations, replayed at start, undo
-that): see the README, "Keys, backups and erasure". An admin key's bindings, sealed since
+that): see ``docs/keys-and-backups.md``. An admin key's bindings, sealed since
 migration 0034, are adopted the same way, once, on a ledger whose rows were adopted before
 (:func:`adopt_bindings_once`), and only those naming a passkey registered as an admin's.
 """
@@ -515,7 +515,7 @@ def adopt_once(runtime: Runtime, *, log_sound: bool) -> dict[str, int] | None:
     adopts either: a log whose adoption event was edited away would otherwise have the rows
     planted since sealed as soon as a start found it consistent again (the witness signs the
     edited log from that start on). Every passkey, opt-in, template and API key from before is
-    then refused until made again (README, "Keys, backups and erasure").
+    then refused until made again (``docs/keys-and-backups.md``).
 
     The events are the mark: in the hash chain and the witness's checkpoints, so they cannot be
     removed or edited without the log's verification failing (one appended by a database

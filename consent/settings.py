@@ -162,7 +162,7 @@ class ConsentSettings(EngineSettings):
     )
     # Kept apart from the data so that a copy of the data directory holds no key and no
     # checkpoint it could rewrite; the defaults sit beside (never inside) the data directory and
-    # the README asks operators to move them to separate mounts.
+    # docs/keys-and-backups.md asks operators to move them to separate mounts.
     key_dir: Path | None = Field(
         default=None, description="The key store; default <data_dir>-keys beside the data."
     )

@@ -1,4 +1,5 @@
-"""A SOFTWARE PASSKEY AUTHENTICATOR, for tests, the demo and the README's notebook only.
+"""A SOFTWARE PASSKEY AUTHENTICATOR, for tests, the demo and the notebook of ``docs/library.md``
+only.
 
 It is not a mock: it produces the same WebAuthn registration and assertion responses a phone or
 a security key produces (an EC P-256 key, ``none`` attestation, authenticator data with the user

@@ -1,9 +1,9 @@
 """A person who holds a SOFTWARE passkey (:mod:`consent.soft_authenticator`), driving
 :class:`consent.service.OptinFace` the way their browser drives the portal.
 
-For the README's notebook, the tests and the demo only: every signature it makes is verified by
-the real ``webauthn`` library, but its private key lives in this process (see the warning in
-:mod:`consent.soft_authenticator`). A real person uses the portal on their own device.
+For the notebook of ``docs/library.md``, the tests and the demo only: every signature it makes is
+verified by the real ``webauthn`` library, but its private key lives in this process (see the
+warning in :mod:`consent.soft_authenticator`). A real person uses the portal on their own device.
 """
 
 from __future__ import annotations

@@ -225,8 +225,8 @@ def witnessed_after(directory: Path, size: int, *, known: int = 0) -> list[int]:
     whatever the folder's history; a missing subfolder up to that of ``known`` (the newest
     size the caller knows witnessed) is passed over, not taken as the last. Flat files are not
     listed: only versions before the subfolders wrote them, and :func:`latest_witnessed` read
-    them at start (a worker of such a version still running is not seen: README's upgrade
-    notes)."""
+    them at start (a worker of such a version still running is not seen: the upgrade
+    notes of ``docs/audit-log.md``)."""
     return [found for found, _ in _shard_sizes(directory, size // SHARD, through=known // SHARD,
                                                past=size)]
 

@@ -5,7 +5,7 @@ file system with their content intact: for a file of biometric vectors that is a
 can see or erase any more. :func:`shred` overwrites the content with zeros first. That reaches
 the disk blocks on file systems that update in place (ext4, xfs); copy-on-write file systems
 (btrfs, zfs) and SSD wear levelling keep older copies whatever a program does, which is why the
-README asks for an encrypted volume under the data directory.
+``docs/erasure.md`` asks for an encrypted volume under the data directory.
 """
 
 from __future__ import annotations

@@ -9,11 +9,11 @@ must say why: ``open`` (and which issue covers it) or ``n/a``.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-MATRIX = ROOT / "docs" / "compliance-matrix.md"
-MAP = ROOT / "docs" / "compliance.md"
+from tests.support.docs import ROOT, page
+
+MATRIX = page("compliance-matrix")
+MAP = page("compliance")
 
 MATRIX_ROW = re.compile(r"^\| ([QLGBA]-\d{2}) \|", re.MULTILINE)
 CROSS_CUTTING = re.compile(r"^### (X-[A-Z]+) ", re.MULTILINE)

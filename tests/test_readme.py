@@ -1,4 +1,4 @@
-"""The README's examples run as written."""
+"""The documentation's examples run as written, and its tables name what the code has."""
 
 from __future__ import annotations
 
@@ -26,14 +26,12 @@ from optinface.consent.soft_authenticator import SoftAuthenticator
 from optinface.consent.soft_person import DEFAULT_ORIGIN
 from optinface.engine.pipeline import FacePipeline
 from tests.support.consent import register_admin_passkey
+from tests.support.docs import DOCS, README, page
 
-README = Path(__file__).resolve().parent.parent / "README.md"
 
-
-def _python_block(heading: str) -> str:
-    section = README.read_text().split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
-    found = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL)
-    assert found, f"no python block under '{heading}'"
+def _python_block(path: Path) -> str:
+    found = re.search(r"```python\n(.*?)```", path.read_text(), flags=re.DOTALL)
+    assert found, f"no python block in {path}"
     return found.group(1)
 
 
@@ -43,16 +41,48 @@ def test_library_example_finds_a_candidate_then_erases(
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # its data dir lands in tmp_path
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
-        exec(compile(_python_block("As a Python library"), str(README), "exec"), {})
+        library = page("library")
+        exec(compile(_python_block(library), str(library), "exec"), {})
     outcome, review, timings = output.getvalue().splitlines()
     assert re.fullmatch(r"candidates_for_review \[\('subj_[0-9a-f]+', 'provisional'\)\]", outcome)
     assert review == "confirmed"
     assert re.fullmatch(r"unsearchable after \d+ ms, gone after \d+ ms", timings)
 
 
+def _relative_links(path: Path) -> list[tuple[str, str]]:
+    """Each relative Markdown link of ``path``: its target file (empty: this page) and anchor."""
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.DOTALL)  # code is not prose
+    links = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if not re.match(r"[a-z]+:", target):  # another site's address
+            file, _, anchor = target.partition("#")
+            links.append((file, anchor))
+    return links
+
+
+def _anchors(path: Path) -> set[str]:
+    """The anchors GitHub gives ``path``'s headings: lower case, punctuation dropped, spaces
+    as hyphens."""
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.DOTALL)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+            for heading in re.findall(r"^#+ (.+)$", text, flags=re.MULTILINE)}
+
+
+@pytest.mark.parametrize("path", [README, *sorted(DOCS.glob("*.md"))], ids=lambda p: p.name)
+def test_every_link_between_the_pages_reaches_a_page_and_its_heading(path: Path) -> None:
+    """The README is a map to the topic pages, which link one another: a page split or renamed
+    must leave no link to nowhere (a file that is not there, or a heading it does not have)."""
+    broken = []
+    for target, anchor in _relative_links(path):
+        reached = (path.parent / target).resolve() if target else path
+        if not reached.exists() or (anchor and anchor not in _anchors(reached)):
+            broken.append(f"{target}#{anchor}")
+    assert broken == []
+
+
 def _documented_statuses() -> dict[str, int]:
-    """The README's error table: each code with the HTTP status its row gives."""
-    section = README.read_text().split("### Errors\n", 1)[1].split("\n## ", 1)[0]
+    """The error table (``docs/errors.md``): each code with the HTTP status its row gives."""
+    section = page("errors").read_text()
     found: dict[str, int] = {}
     for codes, status in re.findall(r"^\| (.+?) \| (\d{3})", section, flags=re.MULTILINE):
         for code in re.findall(r"(?:^|, )([a-z_]+)", codes):
@@ -60,52 +90,54 @@ def _documented_statuses() -> dict[str, int]:
     return found
 
 
-def test_the_readme_error_table_lists_every_code_with_its_status() -> None:
+def test_the_error_table_lists_every_code_with_its_status() -> None:
     assert _documented_statuses() == STATUS_BY_CODE
 
 
 def _settings_table() -> list[str]:
-    """The settings the README's table names, in its order."""
-    section = README.read_text().split("## Settings\n", 1)[1].split("\n## ", 1)[0]
+    """The settings the table of ``docs/settings.md`` names, in its order."""
+    section = page("settings").read_text()
     return re.findall(r"^\| `OPTINFACE_([A-Z0-9_]+)` \|", section, flags=re.MULTILINE)
 
 
-def test_the_readme_settings_table_names_every_setting_once_and_nothing_else() -> None:
+def test_the_settings_table_names_every_setting_once_and_nothing_else() -> None:
     fields = [name.upper() for name in ApiSettings.model_fields]  # the engine's and consent's too
     named = _settings_table()
     assert sorted(named) == sorted(set(named))  # each once
     assert sorted(named) == sorted(fields)
 
 
-def test_the_readme_route_table_names_every_api_path(tmp_path: Path) -> None:
-    """Every path the OpenAPI schema states is in the README's route table (parameter names
-    aside: {subject} and {pseudonym} are one)."""
-    table = README.read_text().split("| Method | Path | Roles |\n", 1)[1].split("\n\n", 1)[0]
+def test_the_route_table_names_every_api_path(tmp_path: Path) -> None:
+    """Every path the OpenAPI schema states is in the route table of ``docs/service.md``
+    (parameter names aside: {subject} and {pseudonym} are one)."""
+    service = page("service").read_text()
+    table = service.split("| Method | Path | Roles |\n", 1)[1].split("\n\n", 1)[0]
     listed = set(re.findall(r"/[\w./{}-]+", re.sub(r"\{\w+\}", "{}", table)))
     app = create_app(ApiSettings(data_dir=tmp_path / "var", demo_mode=True))
     paths = {re.sub(r"\{\w+\}", "{}", path) for path in app.openapi()["paths"]}
     assert sorted(paths - listed) == []
 
 
-def test_the_readme_lists_every_health_field() -> None:
-    section = README.read_text().split("`/healthz` answers, without authentication:\n", 1)[1]
+def test_the_service_page_lists_every_health_field() -> None:
+    service = page("service").read_text()
+    section = service.split("`/healthz` answers, without authentication:\n", 1)[1]
     listed = re.findall(r"^- `(\w+)`:", section.split("\n\n", 1)[0], flags=re.MULTILINE)
     assert sorted(listed) == sorted(Health.model_fields)
 
 
-def _bash_block(marker: str) -> str:
-    """The first bash block after ``marker`` in the README."""
-    found = re.search(r"```bash\n(.*?)```", README.read_text().split(marker, 1)[1],
+def _bash_block(path: Path, marker: str) -> str:
+    """The first bash block after ``marker`` in ``path``."""
+    found = re.search(r"```bash\n(.*?)```", path.read_text().split(marker, 1)[1],
                       flags=re.DOTALL)
     assert found, f"no bash block after {marker!r}"
     return found.group(1)
 
 
-def test_the_readme_downgrade_runs_from_a_checkout_and_drops_admin_passkeys_only_when_asked(
+def test_the_documented_downgrade_runs_from_a_checkout_and_drops_admin_passkeys_only_when_asked(
     tmp_path: Path, pipeline: FacePipeline
 ) -> None:
-    """The README's commands for going back before 0028, run as written on a ledger where an
-    admin key has its passkey: without ``-x drop_admin_mfa=1`` nothing changes; with it the
+    """The commands of ``docs/cli.md`` for going back before 0028, run as written on a ledger
+    where an admin key has its passkey: without ``-x drop_admin_mfa=1`` nothing changes; with it the
     ledger is at 0027, the passkey gone with its table."""
     settings = ConsentSettings(data_dir=tmp_path / "var", demo_mode=True, admin_mfa=True)
     with closing(OptinFace.open(settings, pipeline=pipeline)) as service:
@@ -113,7 +145,7 @@ def test_the_readme_downgrade_runs_from_a_checkout_and_drops_admin_passkeys_only
             service.create_api_key(actor=None, role=Role.ADMIN, name="root").secret)
         register_admin_passkey(service, admin, SoftAuthenticator(origin=DEFAULT_ORIGIN),
                                link=service.issue_admin_passkey_link(key_id=admin.key_id).secret)
-    block = _bash_block("**Migrating the ledger back.**")
+    block = _bash_block(page("cli"), "**Migrating the ledger back.**")
     environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
 
     def run(commands: str) -> subprocess.CompletedProcess[str]:

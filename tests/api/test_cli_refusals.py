@@ -1,5 +1,5 @@
 """An outside tester's findings on the command line: every one is one line with its code, and a
-refused command acts on no other place than the deployment it names (issue #10; the README's
+refused command acts on no other place than the deployment it names (issue #10; ``docs/service.md``:
 "a mistyped path never answers from a new, empty one")."""
 
 from __future__ import annotations
@@ -233,7 +233,8 @@ def test_a_data_dir_missing_or_a_file_is_data_dir_unusable_making_nothing(
 ) -> None:
     """``keys create`` with a key made the folder, its -keys and -witness, then refused
     ``unauthenticated``; ``backup`` said ``invalid_request: no ledger``. Only the bootstrap
-    makes a deployment, and the README's code for a missing data directory is the one."""
+    makes a deployment, and the documented code for a missing data directory is the one
+    (``docs/service.md``)."""
     if data_dir_is == "a-file":
         data_dir.write_text("not a folder")
     args = [part.format(tmp=tmp_path) for part in command]
@@ -317,7 +318,7 @@ def test_a_file_a_verifier_cannot_read_is_one_line_unreadable_file_not_a_usage_b
 ], ids=["missing-argument", "missing-file-argument", "unknown-option"])
 def test_a_usage_error_of_a_verifier_keeps_typers_own_message(command: tuple[str, ...]) -> None:
     """Only what the verifier cannot read is its one line: a missing argument or an unknown
-    option is typer's usage message, exit 2, as the README says."""
+    option is typer's usage message, exit 2, as ``docs/cli.md`` says."""
     done = _shell(*command)
     assert done.returncode == 2 and "Usage: " in done.stderr, done
     assert "unreadable_file" not in done.stderr

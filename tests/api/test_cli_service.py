@@ -48,6 +48,7 @@ from tests.support.console import (
     console,
     printed_secret,
 )
+from tests.support.docs import flowing, page
 from tests.support.files import file_bytes
 from tests.support.server import free_port, inherited_environment, running
 from tests.support.workers import Worker
@@ -530,19 +531,18 @@ def test_commands_are_refused_while_a_server_has_the_data_dir_open(
     assert run("sweep", "--data-dir", str(data_dir))[0] == 0
 
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 BESIDE_A_SERVER = {"audit verify", "audit verify-export", "audit verify-access", "receipt verify",
                    "register verify", "models", "embed", "demo --url", "bench --url"}
 
 
 def _said_to_run_beside_a_server() -> set[str]:
-    """The commands the README names as running while ``optinface serve`` has the data dir."""
-    text = " ".join(README.read_text().split())
+    """The commands ``docs/cli.md`` names as running while ``optinface serve`` has the data dir."""
+    text = flowing(page("cli"))
     sentence = text.split("Beside it run only the commands", 1)[1].split(".", 1)[0]
     return set(re.findall(r"`([^`]+)`", sentence))
 
 
-def test_the_readme_names_the_commands_that_run_beside_a_server_and_they_do(
+def test_the_cli_page_names_the_commands_that_run_beside_a_server_and_they_do(
     data_dir: Path, admin: str, tmp_path: Path
 ) -> None:
     """Black box 21, #2: the README said every other command is refused beside a server, and

@@ -126,8 +126,9 @@ def _raw_answer(url: str, request: bytes) -> tuple[bytes, int]:
 def test_malformed_http_is_answered_by_the_servers_parser_before_the_app(
     base_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """What the README says of malformed HTTP: uvicorn's parser answers a plain-text 400 and
-    closes, the app never runs (no access-log line, none of its headers), and serving goes on.
+    """What ``docs/service.md`` says of malformed HTTP: uvicorn's parser answers a plain-text 400
+    and closes, the app never runs (no access-log line, none of its headers), and serving goes
+    on.
 
     The server's thread writes an access line after its answer has gone, so a line may arrive
     late: the malformed requests are told apart by their client ports, and the check waits

@@ -337,8 +337,8 @@ def test_the_dashboards_researcher_keys_mark_each_revoked_key_with_its_time(
 def test_the_dashboards_researcher_keys_say_when_they_were_made_in_the_deployments_time(
     client: TestClient, world: World
 ) -> None:
-    """Every time on the dashboard is in OPTINFACE_TIMEZONE (README), a key's creation too:
-    the same words as the revocation next to it, never the log's UTC text."""
+    """Every time on the dashboard is in OPTINFACE_TIMEZONE (``docs/settings.md``), a key's
+    creation too: the same words as the revocation next to it, never the log's UTC text."""
     made = client.post("/v1/keys", headers=auth(world.keys.admin),
                        json={"role": "researcher", "name": "timed lab"}).json()
     [event] = [e for e in client.get("/v1/audit/events", headers=auth(world.keys.reviewer),

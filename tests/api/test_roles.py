@@ -137,9 +137,9 @@ def test_route_refuses_every_role_without_the_permission(
 def test_every_role_the_table_names_reads_what_it_holds(
     matrix_world: tuple[World, str], method: str, path: str, permission: Permission
 ) -> None:
-    """The other side of the refusals: each role the README's table lists for a reading route
-    gets past the guard (a subject token reads the purposes and notices it is asked to consent
-    to, as the table says, though they name no subject)."""
+    """The other side of the refusals: each role the table of ``docs/service.md`` lists for a
+    reading route gets past the guard (a subject token reads the purposes and notices it is
+    asked to consent to, as the table says, though they name no subject)."""
     world, _ = matrix_world
     for role, secret in _secrets(world).items():
         if not _admitted(role, path, permission):
@@ -190,8 +190,8 @@ def test_a_request_with_more_than_one_credential_is_refused_whichever_is_right(
 def test_a_subject_token_reads_the_purposes_and_notices_it_is_asked_to_consent_to(
     matrix_world: tuple[World, str],
 ) -> None:
-    """The README's table lists subject for ``GET /v1/purposes, /v1/notices``: they name no
-    subject, and a person's own client shows them before the person consents."""
+    """The route table (``docs/service.md``) lists subject for ``GET /v1/purposes, /v1/notices``:
+    they name no subject, and a person's own client shows them before the person consents."""
     world, _ = matrix_world
     purposes = world.client.get("/v1/purposes", headers=auth(world.subject_token))
     notices = world.client.get("/v1/notices", headers=auth(world.subject_token))

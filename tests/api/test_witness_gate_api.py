@@ -51,9 +51,8 @@ PASSING = {
     ("POST", "/portal/searchable"), ("POST", "/portal/withdraw"),
     ("POST", "/portal/tokens/revoke"), ("POST", "/portal/erase"),
 }
-"""The routes served while the witness is stalled: the probes, the portal's page, and those of
-the person's acts that end processing and of the sign-in that reaches them (README, "The audit
-log an outsider can check")."""
+"""The routes served while the witness is stalled: the probes, the portal's page, and those of the
+person's acts that end processing and of the sign-in that reaches them (``docs/audit-log.md``)."""
 
 
 @contextmanager

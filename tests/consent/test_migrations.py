@@ -72,7 +72,8 @@ def test_keys_outlive_a_migration_back_before_expiry_and_an_expiring_one_stays_e
     whose expiry the older schema cannot hold, was revoked on the way down, by its expiry at the
     latest (the migration's wall clock, not the test's), so a downgrade never makes it
     permanent. The way down also passed below 0030, which drops the keys' seals, and the
-    adoption is not run again: every key then authenticates no one (README)."""
+    adoption is not run again: every key then authenticates no one
+    (``docs/keys-and-backups.md``)."""
     service = world.service
     kiosk = service.create_api_key(actor=world.admin, role=Role.PORTAL, name="kiosk")
     glass = service.open_break_glass(reason="INC-9: admin unreachable", hours=4)
@@ -195,8 +196,8 @@ def test_a_migration_below_0030_drops_the_seals_and_upgrading_again_seals_nothin
     owner hash and its index. Upgraded again, the rows come back unsealed and the adoption,
     chained once already, is not run again: a passkey then signs nothing, an opt-in finds
     nobody, a declaration counts for nothing, a template is found by no search and an API key
-    authenticates no one, until made again through the service (README, "Keys, backups and
-    erasure"), or the operator seals them again with the key store, chained."""
+    authenticates no one, until made again through the service (``docs/keys-and-backups.md``), or
+    the operator seals them again with the key store, chained."""
     pseudonym = world.enrolled(portrait_jpegs[0])
     kiosk = world.service.create_api_key(actor=world.admin, role=Role.PORTAL, name="kiosk")
     engine = world.service.runtime.db.engine

@@ -105,8 +105,8 @@ def test_concurrent_decodes_wait_for_a_slot(tmp_path: Path) -> None:
 def test_eight_uploads_at_once_stay_within_two_decodes_and_give_their_memory_back(
     tmp_path: Path,
 ) -> None:
-    """The README's bound, slots x OPTINFACE_MAX_DECODE_BYTES, on the server's shape of work:
-    eight 40 Mpx RGBA uploads on eight threads, two decode slots."""
+    """The documented bound (``docs/consent.md``), slots x OPTINFACE_MAX_DECODE_BYTES, on the
+    server's shape of work: eight 40 Mpx RGBA uploads on eight threads, two decode slots."""
     image = tmp_path / "rgba.png"
     image.write_bytes(large_rgba_png(RGBA_SIDE))
     slots = 2

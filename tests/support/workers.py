@@ -1,9 +1,9 @@
 """Real ``optinface serve`` workers on one PostgreSQL ledger, for the tests and the benchmark.
 
-Each worker is its own process with its own data directory (its index replica and its lock) on
-a loopback port; all share the database URL, the key store and the witness folder, exactly
-what the README asks of a deployment. :func:`declare_ledger` sets up the keys, one purpose, one
-notice and the declaration through the consent core before the workers start.
+Each worker is its own process with its own data directory (its index replica and its lock) on a
+loopback port; all share the database URL, the key store and the witness folder, exactly what
+``docs/postgresql.md`` asks of a deployment. :func:`declare_ledger` sets up the keys, one purpose,
+one notice and the declaration through the consent core before the workers start.
 """
 
 from __future__ import annotations
