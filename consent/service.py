@@ -199,6 +199,7 @@ from optinface.consent.settings import ConsentSettings
 from optinface.consent.signed_documents import signed
 from optinface.consent.tables import Consent
 from optinface.consent.wording import Say, english
+from optinface.engine import core_dumps
 from optinface.engine.errors import IndexCorrupt
 from optinface.engine.files import shred_path
 from optinface.engine.manifest import require_model_dir
@@ -409,6 +410,7 @@ class OptinFace:
             ManifestUnreadable: The thresholds file is not one (before anything is made): else
                 the service would start only to refuse every match.
         """
+        core_dumps.forbid()  # before any key or template is read in this process
         require_model_dir(settings.model_dir)
         load_thresholds(settings.thresholds_path)
         try:

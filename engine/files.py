@@ -4,7 +4,7 @@ Renaming a new file over an old one, or unlinking it, gives the old file's block
 file system with their content intact: for a file of biometric vectors that is a copy nobody
 can see or erase any more. :func:`shred` overwrites the content with zeros first. That reaches
 the disk blocks on file systems that update in place (ext4, xfs); copy-on-write file systems
-(btrfs, zfs) and SSD wear levelling keep older copies whatever a program does, which is why the
+(btrfs, zfs) and SSD wear levelling keep older copies whatever a program does, which is why
 ``docs/erasure.md`` asks for an encrypted volume under the data directory.
 """
 

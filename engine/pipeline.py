@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from optinface.engine import core_dumps
 from optinface.engine.decode import BgrImage, Decoder
 from optinface.engine.detector import FaceDetector
 from optinface.engine.embedder import AlignedCrop, FaceEmbedder
@@ -86,6 +87,7 @@ class FacePipeline:
         settings: EngineSettings,
         models: dict[str, ModelSpec],
     ) -> None:
+        core_dumps.forbid()  # before any image is decoded in this process
         self.detector = detector
         self.embedder = embedder
         self.models = models

@@ -90,6 +90,7 @@ class ServeProcess:
     """An ``optinface serve`` process: its URL and what it printed so far (stdout and stderr)."""
 
     url: str
+    process: subprocess.Popen[str]
     lines: list[str] = field(default_factory=list)
 
     def output(self) -> str:
@@ -97,16 +98,18 @@ class ServeProcess:
 
 
 @contextmanager
-def serve_process(data_dir: Path, env: Mapping[str, str]) -> Iterator[ServeProcess]:
+def serve_process(data_dir: Path, env: Mapping[str, str], *, cwd: Path | None = None,
+                  preexec_fn: Callable[[], None] | None = None) -> Iterator[ServeProcess]:
     """``optinface serve`` on a free loopback port, its output piped as a log would keep it,
-    healthy before the block runs, stopped (SIGTERM) after it."""
+    healthy before the block runs, stopped (SIGTERM) after it unless it ended meanwhile.
+    ``cwd`` and ``preexec_fn``: as :class:`subprocess.Popen` takes them."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "optinface.api.cli.main", "serve", "--port", str(port),
          "--data-dir", str(data_dir)],
         env={**inherited_environment(), **env}, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True)
-    served = ServeProcess(url=f"http://127.0.0.1:{port}")
+        stderr=subprocess.STDOUT, text=True, cwd=cwd, preexec_fn=preexec_fn)
+    served = ServeProcess(url=f"http://127.0.0.1:{port}", process=process)
     threading.Thread(target=lambda: served.lines.extend(process.stdout or []),
                      daemon=True).start()
     try:
