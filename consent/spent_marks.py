@@ -41,8 +41,12 @@ again by whoever also cleared its row. So the adoption writes its instant in ``m
 (:func:`marks_begin`), and a right issued before the newest such instant is taken as used
 (:func:`used`, :func:`issued_before_marks`): by its signed time, which the database's writer
 cannot move (a challenge's statement, whose hash the person's device signed; a probe
-consent's receipt, signed by the service's key). Its person asks for a new one. A
-registration's random challenge has no signed time: it rests on its one-time link, as before.
+consent's receipt, signed by the service's key). Its person asks for a new one. That time is
+the issuing worker's clock, which may run ahead of the adopting start's by as much as workers'
+clocks drift apart (:data:`consent.log_clock.TOLERANCE`): a right signed that little after the
+instant is taken as used too, so one issued just before the loss on such a clock is not used
+again; one asked in those first seconds after an adoption is asked again. A registration's
+random challenge has no signed time: it rests on its one-time link, as before.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ from pathlib import Path
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from optinface.consent import log_clock
 from optinface.consent.errors import ConsentError, WitnessUnusable
 from optinface.consent.witness import write_once
 from optinface.engine.files import fsync_directory
@@ -122,9 +127,10 @@ def marks_begin(witness_dir: Path, at: datetime) -> None:
 
 
 def issued_before_marks(witness_dir: Path, issued_at: datetime) -> bool:
-    """Whether a right issued at ``issued_at`` predates the newest adoption of
-    ``witness_dir`` (:func:`marks_begin`): its use, if any, may have been marked in the lost
-    folder only (read-only: one listing of a folder absent or of a few names).
+    """Whether a right issued at ``issued_at`` may predate the newest adoption of
+    ``witness_dir`` (:func:`marks_begin`), its issuer's clock running ahead of the adopting
+    start's by up to :data:`consent.log_clock.TOLERANCE`: its use, if any, may have been marked
+    in the lost folder only (read-only: one listing of a folder absent or of a few names).
 
     Raises:
         WitnessUnusable: the folder cannot be read.
@@ -150,7 +156,7 @@ def issued_before_marks(witness_dir: Path, issued_at: datetime) -> bool:
             f"the witness folder's {folder} holds {newest!r}, which names no instant:"
             " nothing was done; remove what the service did not write there, then ask again",
             details={"committed": False, "path": str(witness_dir)}) from error
-    return issued_at < begun
+    return issued_at < begun + log_clock.TOLERANCE
 
 
 def claim_on_commit(session: Session, witness_dir: Path, right: bytes, *, what: str,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from optinface.consent import spent_marks
+from optinface.consent import log_clock, spent_marks
 from optinface.consent.errors import ProbeConsentRequired, WitnessUnusable
 from optinface.consent.schemas import ConsentAct, MatchResult
 from optinface.consent.service import OptinFace
@@ -35,15 +35,17 @@ def _identify(world: World, probe: str, image: bytes) -> MatchResult:
                                   probe_consent_id=probe, image=image)
 
 
-def _cleared_in_the_database(world: World, *, ceremony_id: str, probe: str) -> None:
-    """With the database alone: the challenge and the probe consent unused again, the
+def _cleared_in_the_database(world: World, *, ceremony_id: str, probe: str | None = None,
+                             ) -> None:
+    """With the database alone: the challenge (and the probe consent) unused again, the
     challenge's expiry pushed, every sign count zeroed."""
     with world.service.runtime.db.transaction() as session:
         session.execute(update(Ceremony).where(Ceremony.id == ceremony_id).values(
             used_at=None, expires_at=world.clock.now() + timedelta(days=1)))
         session.execute(update(PasskeyCredential).values(sign_count=0))
-        session.execute(update(ProbeConsent).where(ProbeConsent.id == probe).values(
-            used_at=None))
+        if probe is not None:
+            session.execute(update(ProbeConsent).where(ProbeConsent.id == probe).values(
+                used_at=None))
 
 
 def test_rights_alive_when_the_witness_was_lost_are_not_used_again_in_the_folder_taken_up(
@@ -69,6 +71,7 @@ def test_rights_alive_when_the_witness_was_lost_are_not_used_again_in_the_folder
     world.service.close()
     clock.advance(seconds=5)  # well within a challenge's and a probe consent's life
     shutil.rmtree(settings.witness_dir)
+    adopted_at = clock.now()
 
     with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock,
                                 adopt_witness=REASON)) as adopted:
@@ -84,15 +87,41 @@ def test_rights_alive_when_the_witness_was_lost_are_not_used_again_in_the_folder
         assert {c.status for c in consents if c.id == given.consent.id} == {"withdrawn"}
         assert len(consents) == 2  # the world's consent and the withdrawn one: none made
 
-        clock.advance(seconds=1)
+        clock.advance(seconds=log_clock.TOLERANCE.total_seconds() + 1)
         asked_after = dataclasses.replace(person, service=adopted).sign(_consent_act(world))
         adopted.give_consent(actor=person.actor, subject=pseudonym, signed=asked_after)
         new_probe = world.probe(image=flipped_jpegs[0])
         assert [c.subject for c in _identify(world, new_probe, flipped_jpegs[0]).candidates] \
             == [enrolled]
-    assert spent_marks.issued_before_marks(settings.witness_dir, clock.now() - timedelta(
-        seconds=2))
-    assert not spent_marks.issued_before_marks(settings.witness_dir, clock.now())
+    assert spent_marks.issued_before_marks(settings.witness_dir, adopted_at)
+    assert not spent_marks.issued_before_marks(settings.witness_dir,
+                                               adopted_at + log_clock.TOLERANCE)
+
+
+def test_a_right_signed_on_a_clock_ahead_of_the_adopting_starts_is_still_taken_as_used(
+    world: World, settings: ConsentSettings, clock: FakeClock, pipeline: FacePipeline,
+) -> None:
+    """Workers' clocks drift apart (``log_clock.TOLERANCE``): a consent answered on a worker
+    whose clock ran three seconds ahead of the one that takes the folder up carries a signed
+    time after the adoption's instant, though it was given before the loss. It is taken as
+    used all the same: cleared in the database, the withdrawn consent does not come back."""
+    pseudonym, _ = world.subject()
+    person = world.people[pseudonym]
+    answer = person.sign(_consent_act(world))
+    given = world.service.give_consent(actor=person.actor, subject=pseudonym, signed=answer)
+    person.withdraw(given.consent.id)
+    world.service.close()
+    shutil.rmtree(settings.witness_dir)
+    clock.advance(seconds=-3)  # the adopting start's clock, behind the worker's
+
+    with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock,
+                                adopt_witness=REASON)) as adopted:
+        world.service = adopted
+        _cleared_in_the_database(world, ceremony_id=answer.ceremony_id)
+        refused("challenge_invalid", lambda: adopted.give_consent(
+            actor=person.actor, subject=pseudonym, signed=answer))
+        assert {c.status for c in adopted.list_consents(actor=world.admin, subject=pseudonym)
+                if c.id == given.consent.id} == {"withdrawn"}
 
 
 def test_a_name_the_service_did_not_write_where_marks_begin_refuses_rather_than_guesses(
@@ -105,7 +134,8 @@ def test_a_name_the_service_did_not_write_where_marks_begin_refuses_rather_than_
     assert not spent_marks.issued_before_marks(tmp_path, now)
     spent_marks.marks_begin(tmp_path, now)
     assert spent_marks.issued_before_marks(tmp_path, now - timedelta(microseconds=1))
-    assert not spent_marks.issued_before_marks(tmp_path, now)
+    assert spent_marks.issued_before_marks(tmp_path, now + log_clock.TOLERANCE / 2)
+    assert not spent_marks.issued_before_marks(tmp_path, now + log_clock.TOLERANCE)
     (tmp_path / spent_marks.MARKS_FROM / "latest").write_text("", encoding="utf-8")
     with pytest.raises(WitnessUnusable):
         spent_marks.issued_before_marks(tmp_path, now)
