@@ -7,8 +7,9 @@ every erasure (no key epoch, no journal, no scrub reaches it), and a host's cras
 (systemd-coredump, apport) keeps it for days, a container's on the host. So every process that
 loads the face pipeline or opens the service forbids it, before any image or key is read:
 
-- its core file limit (``RLIMIT_CORE``) is set to 0, the hard limit too, so nothing in the
-  process raises it again, and children inherit it;
+- its core file limit (``RLIMIT_CORE``) is set to 0: the soft limit, which the kernel applies
+  and children inherit (lowering the hard limit too would keep every child, a test's included,
+  from ever having one again without a capability containers drop);
 - on Linux it is marked not dumpable (``prctl(PR_SET_DUMPABLE, 0)``): with
   ``fs.suid_dumpable`` at 0, the default, the kernel then writes no core at all, to a file or to
   a collector's pipe (which the limit alone does not stop), and other processes of the same
@@ -35,7 +36,8 @@ PR_SET_DUMPABLE = 4
 
 def forbid() -> None:
     """Forbid this process's core dumps from now on (idempotent; a few microseconds)."""
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    _, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
     if sys.platform.startswith("linux") and _prctl(PR_SET_DUMPABLE, 0) != 0:
         logger.error("this process could not be marked not dumpable (errno %d): a crash may still "
                      "be collected by a core pipe", ctypes.get_errno())
