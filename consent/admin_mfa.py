@@ -271,7 +271,7 @@ def registration_options(runtime: Runtime, *, actor: Actor,
         approver: PasskeyCredential | None = None
         if body.link is not None:
             link = passkeys.open_link(session, body.link, kind=ADMIN_PASSKEY, keys=runtime.keys,
-                                      now=now)
+                                      witness_dir=runtime.settings.witness_dir, now=now)
             if _key_of(link) != actor.key_id:
                 raise LinkInvalid("this link is unknown, used or expired; ask for a new one")
         else:

@@ -145,7 +145,8 @@ def registration_options(runtime: Runtime, body: LinkSecret, *, kind: str) -> Pa
     """
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
-        link = passkeys.open_link(session, body.link, kind=kind, keys=runtime.keys, now=now)
+        link = passkeys.open_link(session, body.link, kind=kind, keys=runtime.keys,
+                                  witness_dir=runtime.settings.witness_dir, now=now)
         _require_open(runtime, session, kind=kind)
         subject = _linked_subject(runtime, session, link)
         name = subject.pseudonym if subject is not None else f"probe {link.id}"

@@ -21,6 +21,7 @@ import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
@@ -142,9 +143,9 @@ def new_link(
 
 
 def open_link(session: Session, secret: str, *, kind: str | tuple[str, ...], keys: KeyRing,
-              now: datetime) -> OneTimeLink:
+              witness_dir: Path, now: datetime) -> OneTimeLink:
     """The unused, unexpired link of ``kind`` (or of one of those kinds) behind ``secret``, or
-    :class:`LinkInvalid`. A
+    :class:`LinkInvalid` (:func:`unspent`). A
     secret whose id part cannot be an id (a NUL, which PostgreSQL refuses in any text) names no
     link and is never looked up."""
     link_id = secret.removeprefix(LINK_PREFIX).partition(".")[0]
@@ -156,7 +157,7 @@ def open_link(session: Session, secret: str, *, kind: str | tuple[str, ...], key
         if (not secrets.compare_digest(row.secret_hash, digest)
                 or row.kind not in ((kind,) if isinstance(kind, str) else kind)):
             row = None
-    return unspent(row, now=now)
+    return unspent(row, witness_dir=witness_dir, now=now)
 
 
 def _link_digest(keys: KeyRing, secret: str, link: OneTimeLink, *,
@@ -172,12 +173,29 @@ def _link_digest(keys: KeyRing, secret: str, link: OneTimeLink, *,
     return keys.keyed_hash(canonical_json(opens).decode(), domain=LINK_HASH_DOMAIN)
 
 
-def unspent(link: OneTimeLink | None, *, now: datetime) -> OneTimeLink:
+def unspent(link: OneTimeLink | None, *, witness_dir: Path, now: datetime) -> OneTimeLink:
     """``link`` if it exists, unused and unexpired, else :class:`LinkInvalid`: the one rule for
-    opening a link and for the ceremony that uses it up."""
-    if link is None or link.used_at is not None or link.expires_at <= now:
+    opening a link and for the ceremony that uses it up. Used is its row's mark or, whatever
+    the row says, its mark in the witness folder (:func:`use_up`)."""
+    if (link is None or link.used_at is not None or link.expires_at <= now
+            or spent_marks.marked(witness_dir, spent_marks.link(link.id))):
         raise LinkInvalid("this link is unknown, used or expired; ask for a new one")
     return link
+
+
+def use_up(session: Session, link: OneTimeLink, *, witness_dir: Path, now: datetime,
+           voided: Collection[str] = ()) -> None:
+    """Mark ``link`` used, in its row and, as the transaction commits, in the witness folder
+    (:func:`consent.spent_marks.claim_on_commit`: a link marked meanwhile refuses the act), and
+    the ``voided`` links beside it too (their rows are the caller's): whoever clears a row
+    then reopens no link."""
+    link.used_at = now
+    spent_marks.claim_on_commit(
+        session, witness_dir, spent_marks.link(link.id), what=f"link {link.id}",
+        used_already=LinkInvalid("this link was used meanwhile; ask for a new one"))
+    for sibling in voided:
+        spent_marks.claim_on_commit(session, witness_dir, spent_marks.link(sibling),
+                                    what=f"link {sibling}", used_already=None)
 
 
 # Ceremonies -----------------------------------------------------------------------------------
@@ -371,7 +389,8 @@ def register(session: Session, ceremony_id: str, response: dict[str, Any], *, ki
                                details={"ceremony_id": ceremony_id})
     if link is not None and link.subject_id is not None:
         _require_none_registered(session, link, keys=keys)
-    link = unspent(link, now=now)
+    witness_dir = settings.witness_dir
+    link = unspent(link, witness_dir=witness_dir, now=now)
     origin = _service_origin(response, settings)
     try:
         verified = verify_registration_response(
@@ -387,9 +406,8 @@ def register(session: Session, ceremony_id: str, response: dict[str, Any], *, ki
         created_at=now)
     row_seals.seal_passkey(keys, session, credential)
     session.add(credential)
-    link.used_at = now
-    if link.subject_id is not None:
-        _void_siblings(session, link, now=now)
+    voided = _void_siblings(session, link, now=now) if link.subject_id is not None else []
+    use_up(session, link, witness_dir=witness_dir, now=now, voided=voided)
     session.flush()
     return credential, link
 
@@ -404,13 +422,18 @@ def _require_none_registered(session: Session, link: OneTimeLink, *, keys: KeyRi
                                 details={"capacity": link.capacity})
 
 
-def _void_siblings(session: Session, link: OneTimeLink, *, now: datetime) -> None:
-    """Mark used every other unused link for the same subject, kind and capacity: once one
-    registered, the others would only be refused, and a spent link opens nothing."""
-    session.execute(update(OneTimeLink).where(
+def _void_siblings(session: Session, link: OneTimeLink, *, now: datetime) -> list[str]:
+    """Mark used every other unused link for the same subject, kind and capacity, and say
+    which: once one registered, the others would only be refused, and a spent link opens
+    nothing."""
+    siblings = list(session.scalars(select(OneTimeLink.id).where(
         OneTimeLink.subject_id == link.subject_id, OneTimeLink.kind == link.kind,
         OneTimeLink.capacity == link.capacity, OneTimeLink.id != link.id,
-        OneTimeLink.used_at.is_(None)).values(used_at=now))
+        OneTimeLink.used_at.is_(None))))
+    if siblings:
+        session.execute(update(OneTimeLink).where(OneTimeLink.id.in_(siblings))
+                        .values(used_at=now))
+    return siblings
 
 
 # Assertions: sign-in and signed acts ----------------------------------------------------------

@@ -344,7 +344,8 @@ def asked(runtime: Runtime, body: LinkSecret, say: Say) -> ProbeLinkRequest:
     now = runtime.clock.now()
     with runtime.db.reading() as session:
         link = passkeys.open_link(session, body.link, kind=(PROBE, SUBJECT_PROBE),
-                                  keys=runtime.keys, now=now)
+                                  keys=runtime.keys, witness_dir=runtime.settings.witness_dir,
+                                  now=now)
         notice = ledger.get_notice(session, link.details["notice_id"])
         purpose = ledger.get_purpose(session, link.details["purpose_id"])
         shown = operator_texts.shown(session, runtime.settings, say)
@@ -386,7 +387,7 @@ def subject_challenge(runtime: Runtime, body: LinkSecret) -> PasskeyChallenge:
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         link = passkeys.open_link(session, body.link, kind=SUBJECT_PROBE, keys=runtime.keys,
-                                  now=now)
+                                  witness_dir=runtime.settings.witness_dir, now=now)
         subject = require_signing_subject(session, link, runtime=runtime, now=now)
         # After what no lift would cure: an order's refusal tells a person who may sign that
         # they can once it is lifted.
@@ -440,8 +441,10 @@ def _use_subject_link(session: Session, runtime: Runtime, ceremony: Ceremony,
     """The subject's signature uses up their link, once, if they may still sign it (asked
     again: a consent may have ended since the challenge); and like a consent it must come from
     a capacity that may consent for them (a minor below the age of consent: their guardian)."""
-    link = passkeys.unspent(session.get(OneTimeLink, ceremony.link_id or ""), now=now)
-    link.used_at = now
+    witness_dir = runtime.settings.witness_dir
+    link = passkeys.unspent(session.get(OneTimeLink, ceremony.link_id or ""),
+                            witness_dir=witness_dir, now=now)
+    passkeys.use_up(session, link, witness_dir=witness_dir, now=now)
     subject = require_signing_subject(session, link, runtime=runtime, now=now)
     if subject.id != ceremony.subject_id:  # the challenge's row moved to another subject
         raise ChallengeInvalid("this challenge is not for the subject its link names")

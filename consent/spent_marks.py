@@ -8,8 +8,11 @@ probe consent (until it expires, ``enrolment_link_minutes`` after it was asked).
 write the ledger cleared the mark and used the right again: an answer seen passing or read in
 a receipt (it embeds the person's assertion) made a consent again a minute after the person
 withdrew it, or opened a second session in their name; a researcher holding the probe ran
-the search the person in it agreed to once, again and again. The mark here is a file named by
-the SHA-256 of what the right is (:func:`challenge`, :func:`probe_consent`) in
+the search the person in it agreed to once, again and again. A one-time link was single-use
+by its row's mark too: the desk that handed it out keeps its secret, and with the database
+alone could clear the mark, delete the person's passkey and register its own on the link (or on
+one the person's registration voided), then sign in their name. The mark here is a file named
+by the SHA-256 of what the right is (:func:`challenge`, :func:`probe_consent`, :func:`link`) in
 ``spent/<its first two hex digits>/``, created once (:func:`consent.witness.write_once`) in
 the folder kept apart from the data, on an append-only mount in production. A right whose
 mark exists is used, its row cleared or not: the mark is claimed as the act commits
@@ -87,6 +90,12 @@ def probe_consent(probe_consent_id: str) -> bytes:
     return b"probe-consent:" + probe_consent_id.encode()
 
 
+def link(link_id: str) -> bytes:
+    """What names a one-time link used up (or voided by its sibling's use): its id, which the
+    keyed hash of its secret binds."""
+    return b"link:" + link_id.encode()
+
+
 def mark_path(witness_dir: Path, right: bytes) -> Path:
     """Where ``witness_dir`` keeps the mark of ``right``: the one layout rule."""
     name = hashlib.sha256(right).hexdigest()
@@ -160,9 +169,11 @@ def issued_before_marks(witness_dir: Path, issued_at: datetime) -> bool:
 
 
 def claim_on_commit(session: Session, witness_dir: Path, right: bytes, *, what: str,
-                    used_already: ConsentError, ends_processing: bool = False) -> None:
+                    used_already: ConsentError | None, ends_processing: bool = False) -> None:
     """Mark ``right`` used as ``session``'s transaction commits, before the database's commit;
     never when it rolls back. ``what``: the right, as an error line names it.
+    ``used_already``: the refusal where the mark exists already; None where that is fine (a
+    right the act voids rather than uses).
 
     Raises (from the commit):
         ConsentError: ``used_already``, where the mark exists already (another act used the
@@ -183,7 +194,7 @@ def claim_on_commit(session: Session, witness_dir: Path, right: bytes, *, what: 
                 f"the witness folder {witness_dir} took no mark of {what} ({error.strerror}):"
                 " nothing was done; make the folder writable, then ask again",
                 details={"committed": False, "path": str(witness_dir)}) from error
-        if not created:
+        if not created and used_already is not None:
             raise used_already
 
     event.listen(session, "before_commit", claim, once=True)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from optinface.consent import spent_marks
 from optinface.consent.passkeys import LINK_PREFIX, challenge_for
@@ -79,6 +79,13 @@ def test_a_signature_is_refused_from_another_origin_or_without_user_verification
     assert world.withdraw(pseudonym, consent_id).consent.status == "withdrawn"  # untampered
 
 
+def _answer(options: PasskeyChallenge) -> PasskeyResponse:
+    """A new device's answer to registration ``options``."""
+    device = SoftAuthenticator(origin=DEFAULT_ORIGIN)
+    return PasskeyResponse(ceremony_id=options.ceremony_id,
+                           credential=device.create(options.options))
+
+
 def test_two_links_of_one_capacity_opened_together_register_one_passkey_only(
     world: World
 ) -> None:
@@ -91,15 +98,44 @@ def test_two_links_of_one_capacity_opened_together_register_one_passkey_only(
     person, desk = (world.service.passkey_registration_options(LinkSecret(link=link))
                     for link in (created.enrolment.secret, kept.secret))
 
-    def answer(options: PasskeyChallenge) -> PasskeyResponse:
-        device = SoftAuthenticator(origin=DEFAULT_ORIGIN)
-        return PasskeyResponse(ceremony_id=options.ceremony_id,
-                               credential=device.create(options.options))
-
-    assert world.service.register_passkey(answer(person)).subject == created.pseudonym
-    refused("already_registered", lambda: world.service.register_passkey(answer(desk)))
+    assert world.service.register_passkey(_answer(person)).subject == created.pseudonym
+    refused("already_registered", lambda: world.service.register_passkey(_answer(desk)))
     refused("link_invalid", lambda: world.service.passkey_registration_options(
         LinkSecret(link=kept.secret)))
+
+
+def test_a_used_link_and_the_one_its_registration_voided_open_nothing_once_their_rows_are_cleared(
+    world: World
+) -> None:
+    """The desk keeps the secrets of the links it hands out: here the person's and one asked
+    before they registered. With the database alone it cleared both rows' use marks and
+    deleted the person's passkey, then asked to register its own passkey on either link, or
+    answered the options it had asked before, to sign in the person's name. Each link was
+    marked in the witness folder as the person's registration committed: refused whatever
+    its row says, no passkey stored."""
+    created = world.service.create_subject(actor=world.portal, body=SubjectCreate(
+        age_category=AgeCategory.ADULT))
+    kept = world.service.new_enrolment_link(actor=world.portal, subject=created.pseudonym,
+                                            capacity=ConsentCapacity.SELF)
+    person, desk = (world.service.passkey_registration_options(LinkSecret(link=link))
+                    for link in (created.enrolment.secret, kept.secret))
+
+    world.service.register_passkey(_answer(person))
+    with world.service.runtime.db.transaction() as session:
+        subject_id = session.scalars(select(Subject.id).where(
+            Subject.pseudonym == created.pseudonym)).one()
+        session.execute(update(OneTimeLink).where(OneTimeLink.subject_id == subject_id)
+                        .values(used_at=None))
+        session.execute(delete(PasskeyCredential).where(
+            PasskeyCredential.subject_id == subject_id))
+
+    for secret in (created.enrolment.secret, kept.secret):
+        refused("link_invalid", lambda: world.service.passkey_registration_options(
+            LinkSecret(link=secret)))  # noqa: B023
+    refused("link_invalid", lambda: world.service.register_passkey(_answer(desk)))
+    with world.service.runtime.db.reading() as session:
+        assert session.scalars(select(PasskeyCredential).where(
+            PasskeyCredential.subject_id == subject_id)).all() == []
 
 
 def _reset_as_unused(world: World, ceremony_id: str, *, zero_sign_counts: bool = True,

@@ -19,7 +19,7 @@ import cbor2
 import pytest
 from sqlalchemy import select, text
 
-from optinface.consent import row_seals, witness_binding
+from optinface.consent import log_clock, row_seals, witness_binding
 from optinface.consent.errors import PasskeyUnsealed, Unauthenticated
 from optinface.consent.roles import Role
 from optinface.consent.schemas import (
@@ -363,6 +363,8 @@ def test_a_start_on_a_new_witness_folder_adopts_nothing(
         assert _actions(service, "witness_adopted", "row_seals_adopted",
                         "row_seals_not_adopted") == ["witness_adopted", "row_seals_not_adopted"]
         assert any("NOT adopted" in r.getMessage() for r in caplog.records)
+        # A right asked in the first seconds after an adoption is taken as signed before it.
+        clock.advance(seconds=log_clock.TOLERANCE.total_seconds() + 1)
         refused("passkey_unsealed", lambda: _sign_in(
             service, world.people[pseudonym].authenticator))
         with pytest.raises(Unauthenticated):
