@@ -17,11 +17,13 @@ from optinface.consent.schemas import (
     AgeCategory,
     ConsentAct,
     ConsentCapacity,
+    EnrolmentLink,
     ErasureReason,
     LinkSecret,
     PasskeyChallenge,
     PasskeyResponse,
     SubjectCreate,
+    SubjectCreated,
     WithdrawAct,
 )
 from optinface.consent.soft_authenticator import SoftAuthenticator
@@ -86,17 +88,25 @@ def _answer(options: PasskeyChallenge) -> PasskeyResponse:
                            credential=device.create(options.options))
 
 
-def test_two_links_of_one_capacity_opened_together_register_one_passkey_only(
-    world: World
-) -> None:
-    """The desk asks for a second link before the person registered and keeps it: whichever
-    registers second is refused in its own transaction, and the kept link is void after."""
+def _two_links_asked(world: World) -> tuple[SubjectCreated, EnrolmentLink, PasskeyChallenge,
+                                            PasskeyChallenge]:
+    """A new subject, the second link the desk asked for before the person registered, and the
+    registration options asked on the person's link and on the desk's."""
     created = world.service.create_subject(actor=world.portal, body=SubjectCreate(
         age_category=AgeCategory.ADULT))
     kept = world.service.new_enrolment_link(actor=world.portal, subject=created.pseudonym,
                                             capacity=ConsentCapacity.SELF)
     person, desk = (world.service.passkey_registration_options(LinkSecret(link=link))
                     for link in (created.enrolment.secret, kept.secret))
+    return created, kept, person, desk
+
+
+def test_two_links_of_one_capacity_opened_together_register_one_passkey_only(
+    world: World
+) -> None:
+    """The desk asks for a second link before the person registered and keeps it: whichever
+    registers second is refused in its own transaction, and the kept link is void after."""
+    created, kept, person, desk = _two_links_asked(world)
 
     assert world.service.register_passkey(_answer(person)).subject == created.pseudonym
     refused("already_registered", lambda: world.service.register_passkey(_answer(desk)))
@@ -113,12 +123,7 @@ def test_a_used_link_and_the_one_its_registration_voided_open_nothing_once_their
     answered the options it had asked before, to sign in the person's name. Each link was
     marked in the witness folder as the person's registration committed: refused whatever
     its row says, no passkey stored."""
-    created = world.service.create_subject(actor=world.portal, body=SubjectCreate(
-        age_category=AgeCategory.ADULT))
-    kept = world.service.new_enrolment_link(actor=world.portal, subject=created.pseudonym,
-                                            capacity=ConsentCapacity.SELF)
-    person, desk = (world.service.passkey_registration_options(LinkSecret(link=link))
-                    for link in (created.enrolment.secret, kept.secret))
+    created, kept, person, desk = _two_links_asked(world)
 
     world.service.register_passkey(_answer(person))
     with world.service.runtime.db.transaction() as session:
