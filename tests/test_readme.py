@@ -145,7 +145,7 @@ def test_the_documented_downgrade_runs_from_a_checkout_and_drops_admin_passkeys_
             service.create_api_key(actor=None, role=Role.ADMIN, name="root").secret)
         register_admin_passkey(service, admin, SoftAuthenticator(origin=DEFAULT_ORIGIN),
                                link=service.issue_admin_passkey_link(key_id=admin.key_id).secret)
-    block = _bash_block(page("cli"), "**Migrating the ledger back.**")
+    block = _bash_block(page("cli"), "## Migrating the ledger back\n")
     environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
 
     def run(commands: str) -> subprocess.CompletedProcess[str]:
