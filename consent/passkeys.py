@@ -164,21 +164,28 @@ def _link_digest(keys: KeyRing, secret: str, link: OneTimeLink, *,
                  pseudonym: str | None) -> str:
     """The keyed hash a link's row keeps: of its secret and of what the link opens, its kind,
     its subject (by pseudonym: a row moved to another subject's id is another subject's), the
-    capacity a passkey registered on it gets, and its details (a probe's image, purpose and
-    researcher; an admin passkey's key). Whoever writes the database alone, without the key
-    store's HMAC key, could otherwise point a link the desk handed out at another subject or
-    capacity and register a passkey there; so moved, the link opens nothing."""
+    capacity a passkey registered on it gets, its details (a probe's image, purpose and
+    researcher; an admin passkey's key), and when it was made and ends. Whoever writes the
+    database alone, without the key store's HMAC key, could otherwise point a link the desk
+    handed out at another subject or capacity and register a passkey there, give it a longer
+    life, or date it after a witness folder was taken up (:func:`unspent`); so changed, the link
+    opens nothing."""
     opens = {"secret": secret, "kind": link.kind, "subject": pseudonym,
-             "capacity": link.capacity, "details": link.details}
+             "capacity": link.capacity, "details": link.details,
+             "createdAt": link.created_at.astimezone(UTC).isoformat(),
+             "expiresAt": link.expires_at.astimezone(UTC).isoformat()}
     return keys.keyed_hash(canonical_json(opens).decode(), domain=LINK_HASH_DOMAIN)
 
 
 def unspent(link: OneTimeLink | None, *, witness_dir: Path, now: datetime) -> OneTimeLink:
     """``link`` if it exists, unused and unexpired, else :class:`LinkInvalid`: the one rule for
     opening a link and for the ceremony that uses it up. Used is its row's mark or, whatever
-    the row says, its mark in the witness folder (:func:`use_up`)."""
+    the row says, its mark in the witness folder (:func:`use_up`); and a link made before the
+    witness folder was taken up in place of a lost one may have been marked in the lost one
+    only (:func:`consent.spent_marks.issued_before_marks`, by the time its keyed hash binds)."""
     if (link is None or link.used_at is not None or link.expires_at <= now
-            or spent_marks.marked(witness_dir, spent_marks.link(link.id))):
+            or spent_marks.marked(witness_dir, spent_marks.link(link.id))
+            or spent_marks.issued_before_marks(witness_dir, link.created_at)):
         raise LinkInvalid("this link is unknown, used or expired; ask for a new one")
     return link
 

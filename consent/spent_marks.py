@@ -48,8 +48,10 @@ consent's receipt, signed by the service's key). Its person asks for a new one. 
 the issuing worker's clock, which may run ahead of the adopting start's by as much as workers'
 clocks drift apart (:data:`consent.log_clock.TOLERANCE`): a right signed that little after the
 instant is taken as used too, so one issued just before the loss on such a clock is not used
-again; one asked in those first seconds after an adoption is asked again. A registration's
-random challenge has no signed time: it rests on its one-time link, as before.
+again; one asked in those first seconds after an adoption is asked again. A one-time link is
+dated by its keyed hash (:func:`consent.passkeys.unspent`): one made before the adoption opens
+nothing. A registration's random challenge has no signed time: one asked on a link before the
+loss rests on its rows.
 """
 
 from __future__ import annotations

@@ -11,14 +11,29 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, select, update
 
 from optinface.consent import log_clock, spent_marks
 from optinface.consent.errors import ProbeConsentRequired, WitnessUnusable
-from optinface.consent.schemas import ConsentAct, MatchResult
+from optinface.consent.schemas import (
+    AgeCategory,
+    ConsentAct,
+    LinkSecret,
+    MatchResult,
+    PasskeyResponse,
+    SubjectCreate,
+)
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
-from optinface.consent.tables import Ceremony, PasskeyCredential, ProbeConsent
+from optinface.consent.soft_authenticator import SoftAuthenticator
+from optinface.consent.soft_person import DEFAULT_ORIGIN
+from optinface.consent.tables import (
+    Ceremony,
+    OneTimeLink,
+    PasskeyCredential,
+    ProbeConsent,
+    Subject,
+)
 from optinface.engine.pipeline import FacePipeline
 from tests.support.consent import FakeClock, World, refused
 
@@ -122,6 +137,45 @@ def test_a_right_signed_on_a_clock_ahead_of_the_adopting_starts_is_still_taken_a
             actor=person.actor, subject=pseudonym, signed=answer))
         assert {c.status for c in adopted.list_consents(actor=world.admin, subject=pseudonym)
                 if c.id == given.consent.id} == {"withdrawn"}
+
+
+def _registered(service: OptinFace, secret: str) -> str:
+    """A new device registered on the link ``secret``: the subject it now acts for."""
+    options = service.passkey_registration_options(LinkSecret(link=secret))
+    device = SoftAuthenticator(origin=DEFAULT_ORIGIN)
+    answer = PasskeyResponse(ceremony_id=options.ceremony_id,
+                             credential=device.create(options.options))
+    return service.register_passkey(answer).subject
+
+
+def test_a_link_used_before_the_witness_was_lost_opens_nothing_in_the_folder_taken_up(
+    world: World, settings: ConsentSettings, clock: FakeClock, pipeline: FacePipeline,
+) -> None:
+    """A person registered on the link the desk handed them, just before the witness disk was
+    lost: the link's mark went with it. In the folder taken up, the desk, which kept the
+    secret, clears the link's row and deletes the person's passkey: the link, made before the
+    adoption (by the time its keyed hash binds), opens nothing. A link made since works."""
+    created = world.service.create_subject(actor=world.portal, body=SubjectCreate(
+        age_category=AgeCategory.ADULT))
+    assert _registered(world.service, created.enrolment.secret) == created.pseudonym
+    world.service.close()
+    shutil.rmtree(settings.witness_dir)
+
+    with closing(OptinFace.open(settings, pipeline=pipeline, clock=clock,
+                                adopt_witness=REASON)) as adopted:
+        with adopted.runtime.db.transaction() as session:
+            subject_id = session.scalars(select(Subject.id).where(
+                Subject.pseudonym == created.pseudonym)).one()
+            session.execute(update(OneTimeLink).values(used_at=None))
+            session.execute(delete(PasskeyCredential).where(
+                PasskeyCredential.subject_id == subject_id))
+        refused("link_invalid", lambda: adopted.passkey_registration_options(
+            LinkSecret(link=created.enrolment.secret)))
+
+        clock.advance(seconds=log_clock.TOLERANCE.total_seconds() + 1)
+        fresh = adopted.new_enrolment_link(actor=world.portal, subject=created.pseudonym,
+                                           capacity=created.enrolment.capacity)
+        assert _registered(adopted, fresh.secret) == created.pseudonym
 
 
 def test_a_name_the_service_did_not_write_where_marks_begin_refuses_rather_than_guesses(

@@ -225,8 +225,9 @@ def test_an_answer_relabelled_as_another_act_is_refused(world: World) -> None:
 def test_a_link_pointed_elsewhere_in_the_database_opens_nothing(world: World) -> None:
     """The desk hands a person their link; whoever writes the database alone could point its
     row at another subject without a passkey yet, or at another capacity, and register a
-    passkey there with the secret they handed out. The row's keyed hash covers what the link
-    opens, so moved, it opens nothing; left alone, it registers the passkey it was made for."""
+    passkey there with the secret they handed out, or give it a longer life. The row's keyed
+    hash covers what the link opens and when it was made and ends, so changed, it opens
+    nothing; left alone, it registers the passkey it was made for."""
     created, other = (world.service.create_subject(actor=world.portal, body=SubjectCreate(
         age_category=AgeCategory.ADULT)) for _ in range(2))
     link = LinkSecret(link=created.enrolment.secret)
@@ -234,16 +235,18 @@ def test_a_link_pointed_elsewhere_in_the_database_opens_nothing(world: World) ->
     with world.service.runtime.db.reading() as session:
         row = session.get(OneTimeLink, link_id)
         assert row is not None
-        own_subject, capacity = row.subject_id, row.capacity
+        made = {"subject_id": row.subject_id, "capacity": row.capacity,
+                "created_at": row.created_at, "expires_at": row.expires_at}
         elsewhere = session.scalar(select(Subject.id).where(Subject.pseudonym == other.pseudonym))
     for moved in ({"subject_id": elsewhere},
-                  {"capacity": str(ConsentCapacity.PARENTAL_AUTHORITY)}):
+                  {"capacity": str(ConsentCapacity.PARENTAL_AUTHORITY)},
+                  {"expires_at": made["expires_at"] + timedelta(days=30)},
+                  {"created_at": made["created_at"] + timedelta(minutes=1)}):
         with world.service.runtime.db.transaction() as session:
             session.execute(update(OneTimeLink).where(OneTimeLink.id == link_id).values(**moved))
         refused("link_invalid", lambda: world.service.passkey_registration_options(link))
         with world.service.runtime.db.transaction() as session:
-            session.execute(update(OneTimeLink).where(OneTimeLink.id == link_id).values(
-                subject_id=own_subject, capacity=capacity))
+            session.execute(update(OneTimeLink).where(OneTimeLink.id == link_id).values(**made))
     options = world.service.passkey_registration_options(link)
     answer = PasskeyResponse(ceremony_id=options.ceremony_id,
                              credential=SoftAuthenticator(origin=DEFAULT_ORIGIN).create(
