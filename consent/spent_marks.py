@@ -50,8 +50,9 @@ clocks drift apart (:data:`consent.log_clock.TOLERANCE`): a right signed that li
 instant is taken as used too, so one issued just before the loss on such a clock is not used
 again; one asked in those first seconds after an adoption is asked again. A one-time link is
 dated by its keyed hash (:func:`consent.passkeys.unspent`): one made before the adoption opens
-nothing. A registration's random challenge has no signed time: one asked on a link before the
-loss rests on its rows.
+nothing. A registration's random challenge has no signed time, but it completes only through
+its link (:func:`consent.passkeys.register`): one asked on a link before the loss completes
+nothing.
 """
 
 from __future__ import annotations

@@ -154,9 +154,13 @@ def test_a_link_used_before_the_witness_was_lost_opens_nothing_in_the_folder_tak
     """A person registered on the link the desk handed them, just before the witness disk was
     lost: the link's mark went with it. In the folder taken up, the desk, which kept the
     secret, clears the link's row and deletes the person's passkey: the link, made before the
-    adoption (by the time its keyed hash binds), opens nothing. A link made since works."""
+    adoption (by the time its keyed hash binds), opens nothing, and a registration the desk
+    asked on it before the loss (a random challenge, which binds no time) completes nothing:
+    it must still pass its link. A link made since works."""
     created = world.service.create_subject(actor=world.portal, body=SubjectCreate(
         age_category=AgeCategory.ADULT))
+    kept = world.service.passkey_registration_options(
+        LinkSecret(link=created.enrolment.secret))
     assert _registered(world.service, created.enrolment.secret) == created.pseudonym
     world.service.close()
     shutil.rmtree(settings.witness_dir)
@@ -171,6 +175,9 @@ def test_a_link_used_before_the_witness_was_lost_opens_nothing_in_the_folder_tak
                 PasskeyCredential.subject_id == subject_id))
         refused("link_invalid", lambda: adopted.passkey_registration_options(
             LinkSecret(link=created.enrolment.secret)))
+        desk_device = SoftAuthenticator(origin=DEFAULT_ORIGIN)
+        refused("link_invalid", lambda: adopted.register_passkey(PasskeyResponse(
+            ceremony_id=kept.ceremony_id, credential=desk_device.create(kept.options))))
 
         clock.advance(seconds=log_clock.TOLERANCE.total_seconds() + 1)
         fresh = adopted.new_enrolment_link(actor=world.portal, subject=created.pseudonym,
