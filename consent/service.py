@@ -1136,6 +1136,8 @@ class OptinFace:
         return page_sessions.sign_in_token(self.runtime.keys, area=area, now=self.clock.now())
 
     def sign_in_token_valid(self, token: str, area: str) -> bool:
+        """Whether a posted sign-in form carries a token :meth:`sign_in_token` made for
+        ``area``, still fresh: any other text is refused, never raised on."""
         return page_sessions.sign_in_token_valid(self.runtime.keys, token, area=area,
                                                  now=self.clock.now())
 
