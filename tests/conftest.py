@@ -11,6 +11,8 @@ tests override ``service`` and ``world`` with the consent core's own.
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, closing, nullcontext
@@ -21,6 +23,7 @@ from typing import TypeVar
 import pytest
 from fastapi.testclient import TestClient
 
+from optinface.api.access_log import uvicorn_log_config
 from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
 from optinface.consent.service import OptinFace
@@ -53,6 +56,43 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     tests_in = Counter(item.path for item in items)
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: (item.path not in slow_files, -tests_in[item.path]))
+
+
+@pytest.fixture(scope="session")
+def logging_errors() -> Iterator[list[str]]:
+    """Every log line a handler failed to write, as ``logging`` would print it to stderr and
+    go on: a line lost is a test's failure (:func:`loggers_left_as_found`), not noise."""
+    failed: list[str] = []
+    write_failed = logging.Handler.handleError
+
+    def recorded(handler: logging.Handler, record: logging.LogRecord) -> None:
+        failed.append(f"{record.name}: {record.getMessage()!r} ({sys.exc_info()[1]!r})")
+        write_failed(handler, record)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(logging.Handler, "handleError", recorded)
+        yield failed
+
+
+@pytest.fixture(autouse=True)
+def loggers_left_as_found(logging_errors: list[str]) -> Iterator[None]:
+    """Each test leaves the server's loggers as it found them, and loses no log line. A
+    server's configuration (an in-process ``serve`` refused after it, a server run in a thread)
+    binds their handlers to the ``sys.stderr`` of that moment: a test's captured stream, closed
+    when the test ends, so a later test's server lost its access lines ("Logging error: I/O
+    operation on closed file")."""
+    loggers = [logging.getLogger(name) for name in uvicorn_log_config()["loggers"]]
+    found = [(logger.handlers[:], logger.level, logger.propagate, logger.disabled)
+             for logger in loggers]
+    yield
+    for logger, (handlers, level, propagate, disabled) in zip(loggers, found, strict=True):
+        for handler in set(logger.handlers) - set(handlers):
+            handler.close()
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate, logger.disabled = propagate, disabled
+    lost, logging_errors[:] = logging_errors[:], []
+    assert not lost, f"log lines no handler could write: {lost}"
 
 
 @pytest.fixture(scope="session")
