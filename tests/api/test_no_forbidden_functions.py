@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import ast
 import re
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from optinface.api.app import create_app
-from optinface.api.settings import ApiSettings
+from tests.support.routes import unopened_app
 
 ROOT = Path(__file__).resolve().parents[2]
 NETWORK_CLIENTS = ("httpx", "httpx2", "requests", "urllib.request", "urllib3", "aiohttp",
@@ -81,8 +79,7 @@ def _carries_data(spec: dict[str, Any]) -> bool:
 
 
 def _openapi() -> dict[str, Any]:
-    unopened = Path(tempfile.mkdtemp(prefix="optinface-unopened-"))
-    return create_app(ApiSettings(data_dir=unopened)).openapi()
+    return unopened_app().openapi()
 
 
 def test_no_route_ingests_from_a_url_or_a_stream() -> None:

@@ -15,25 +15,20 @@ otherwise valid act) is each route's own test's to find (``test_database_bounds.
 from __future__ import annotations
 
 import json
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from optinface.api.app import create_app
 from optinface.api.error_codes import STATUS_BY_CODE
-from optinface.api.settings import ApiSettings
 from optinface.consent.roles import PERMISSIONS, Permission, Role
 from tests.support.api import World, auth
 from tests.support.backends import on_both_backends
-from tests.support.routes import permissions
+from tests.support.routes import permissions, unopened_app
 
 pytestmark = [pytest.mark.shared_deployment, on_both_backends]
 
-UNOPENED = Path(tempfile.mkdtemp(prefix="optinface-unopened-"))  # never a folder in the checkout
-APP = create_app(ApiSettings(data_dir=UNOPENED))
+APP = unopened_app()
 SCHEMA = APP.openapi()
 PERMISSION = permissions(APP)
 OPERATIONS = sorted((method.upper(), path) for path, methods in SCHEMA["paths"].items()

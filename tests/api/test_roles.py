@@ -5,17 +5,13 @@ permission table, so a new route without a guard, or a guard with the wrong perm
 from __future__ import annotations
 
 import re
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx2
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
-from optinface.api.app import create_app
-from optinface.api.settings import ApiSettings
 from optinface.consent.roles import (
     ABOUT_NO_SUBJECT,
     FOR_THE_PERSON,
@@ -25,9 +21,7 @@ from optinface.consent.roles import (
 )
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import World, auth, deployment, set_up_world
-from tests.support.routes import permissions
-
-UNOPENED = Path(tempfile.mkdtemp(prefix="optinface-unopened-"))  # never a folder in the checkout
+from tests.support.routes import permissions, unopened_app
 
 # Routes that authenticate otherwise (the pages use sessions; a person's one-time link, then
 # their passkey, is their credential) or not at all, on purpose.
@@ -73,11 +67,11 @@ def _cases(app: FastAPI) -> list[tuple[str, str, Permission]]:
     return sorted(guarded_routes(app))
 
 
-ROUTES = _cases(create_app(ApiSettings(data_dir=UNOPENED)))
+ROUTES = _cases(unopened_app())
 
 
 def test_every_v1_route_is_guarded() -> None:
-    app = create_app(ApiSettings(data_dir=UNOPENED))
+    app = unopened_app()
     v1 = {
         (method, str(c.path))
         for c in iter_route_contexts(app.routes)

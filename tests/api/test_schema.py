@@ -5,10 +5,8 @@ Examples are bounded so the whole module runs in well under a minute on two core
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import pytest
 import schemathesis
@@ -16,26 +14,26 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
 from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import thresholds_for_tests
+from tests.support.routes import unopened_app
 from tests.support.thresholds import TEST_FMR
 
 # The app exists at import time so schemathesis can read its schema; its service (on a
 # tmp_path data dir) is attached by the fixture below, before any generated request is sent.
-UNOPENED = Path(tempfile.mkdtemp(prefix="optinface-unopened-"))  # never a folder in the checkout
 LIMITS = {"rate_per_second": 10_000, "rate_burst": 10_000,
           "sign_in_challenges_per_minute": 10_000, "sign_in_challenge_burst": 10_000}
-app = create_app(ApiSettings(data_dir=UNOPENED, **LIMITS))  # type: ignore[arg-type]
+app = unopened_app(**LIMITS)
 
 
 @asynccontextmanager
 async def _service_attached_by_the_fixture(_: FastAPI) -> AsyncIterator[None]:
-    """Schemathesis starts the app's lifespan, which would open a service of its own on
-    ``UNOPENED`` (and a second one while the first is still up); the fixture's is used."""
+    """Schemathesis starts the app's lifespan, which would open a service of its own on its
+    unopened data directory (and a second one while the first is still up); the fixture's is
+    used."""
     yield
 
 
