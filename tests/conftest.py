@@ -76,10 +76,10 @@ def logging_errors() -> Iterator[list[str]]:
 
 @pytest.fixture(autouse=True)
 def loggers_left_as_found(logging_errors: list[str]) -> Iterator[None]:
-    """Each test leaves the server's loggers as it found them, and loses no log line. A
-    server's configuration (an in-process ``serve`` refused after it, a server run in a thread)
-    binds their handlers to the ``sys.stderr`` of that moment: a test's captured stream, closed
-    when the test ends, so a later test's server lost its access lines ("Logging error: I/O
+    """Each test leaves the server's loggers as it found them, and loses no log line. Building
+    the server's configuration (``api.cli.servers``, as a test of its TLS scheme does) binds
+    their handlers to the ``sys.stderr`` of that moment: a test's captured stream, closed when
+    the test ends, so a later test's server lost its access lines ("Logging error: I/O
     operation on closed file")."""
     loggers = [logging.getLogger(name) for name in uvicorn_log_config()["loggers"]]
     found = [(logger.handlers[:], logger.level, logger.propagate, logger.disabled)
