@@ -29,9 +29,9 @@ import sys
 
 logger = logging.getLogger(__name__)
 
-PR_GET_DUMPABLE = 3
 PR_SET_DUMPABLE = 4
-"""``<linux/prctl.h>``: the two prctl options; the standard library has no prctl."""
+"""``<linux/prctl.h>``'s option that marks a process (not) dumpable; the standard library has no
+prctl."""
 
 
 def forbid() -> None:

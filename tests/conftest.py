@@ -58,6 +58,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: (item.path not in slow_files, -tests_in[item.path]))
 
 
+SERVER_LOGGERS = tuple(uvicorn_log_config()["loggers"])
+"""The loggers a server's configuration sets up (:func:`loggers_left_as_found`)."""
+
+
 @pytest.fixture(scope="session")
 def logging_errors() -> Iterator[list[str]]:
     """Every log line a handler failed to write, as ``logging`` would print it to stderr and
@@ -81,7 +85,7 @@ def loggers_left_as_found(logging_errors: list[str]) -> Iterator[None]:
     their handlers to the ``sys.stderr`` of that moment: a test's captured stream, closed when
     the test ends, so a later test's server lost its access lines ("Logging error: I/O
     operation on closed file")."""
-    loggers = [logging.getLogger(name) for name in uvicorn_log_config()["loggers"]]
+    loggers = [logging.getLogger(name) for name in SERVER_LOGGERS]
     found = [(logger.handlers[:], logger.level, logger.propagate, logger.disabled)
              for logger in loggers]
     yield
