@@ -20,13 +20,10 @@ from optinface.consent.schemas import (
     ConsentAct,
     LinkSecret,
     MatchResult,
-    PasskeyResponse,
     SubjectCreate,
 )
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
-from optinface.consent.soft_authenticator import SoftAuthenticator
-from optinface.consent.soft_person import DEFAULT_ORIGIN
 from optinface.consent.tables import (
     Ceremony,
     OneTimeLink,
@@ -35,7 +32,7 @@ from optinface.consent.tables import (
     Subject,
 )
 from optinface.engine.pipeline import FacePipeline
-from tests.support.consent import FakeClock, World, refused
+from tests.support.consent import FakeClock, World, new_device_answer, refused
 
 REASON = "INC-31: witness disk lost"
 
@@ -142,10 +139,7 @@ def test_a_right_signed_on_a_clock_ahead_of_the_adopting_starts_is_still_taken_a
 def _registered(service: OptinFace, secret: str) -> str:
     """A new device registered on the link ``secret``: the subject it now acts for."""
     options = service.passkey_registration_options(LinkSecret(link=secret))
-    device = SoftAuthenticator(origin=DEFAULT_ORIGIN)
-    answer = PasskeyResponse(ceremony_id=options.ceremony_id,
-                             credential=device.create(options.options))
-    return service.register_passkey(answer).subject
+    return service.register_passkey(new_device_answer(options)).subject
 
 
 def test_a_link_used_before_the_witness_was_lost_opens_nothing_in_the_folder_taken_up(
@@ -175,9 +169,7 @@ def test_a_link_used_before_the_witness_was_lost_opens_nothing_in_the_folder_tak
                 PasskeyCredential.subject_id == subject_id))
         refused("link_invalid", lambda: adopted.passkey_registration_options(
             LinkSecret(link=created.enrolment.secret)))
-        desk_device = SoftAuthenticator(origin=DEFAULT_ORIGIN)
-        refused("link_invalid", lambda: adopted.register_passkey(PasskeyResponse(
-            ceremony_id=kept.ceremony_id, credential=desk_device.create(kept.options))))
+        refused("link_invalid", lambda: adopted.register_passkey(new_device_answer(kept)))
 
         clock.advance(seconds=log_clock.TOLERANCE.total_seconds() + 1)
         fresh = adopted.new_enrolment_link(actor=world.portal, subject=created.pseudonym,

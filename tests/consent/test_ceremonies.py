@@ -30,7 +30,7 @@ from optinface.consent.soft_authenticator import SoftAuthenticator
 from optinface.consent.soft_person import DEFAULT_ORIGIN
 from optinface.consent.tables import Ceremony, OneTimeLink, PasskeyCredential, Subject
 from tests.support.backends import both_backends
-from tests.support.consent import World, refused
+from tests.support.consent import World, new_device_answer, refused
 
 pytestmark = both_backends
 
@@ -81,13 +81,6 @@ def test_a_signature_is_refused_from_another_origin_or_without_user_verification
     assert world.withdraw(pseudonym, consent_id).consent.status == "withdrawn"  # untampered
 
 
-def _answer(options: PasskeyChallenge) -> PasskeyResponse:
-    """A new device's answer to registration ``options``."""
-    device = SoftAuthenticator(origin=DEFAULT_ORIGIN)
-    return PasskeyResponse(ceremony_id=options.ceremony_id,
-                           credential=device.create(options.options))
-
-
 def _two_links_asked(world: World) -> tuple[SubjectCreated, EnrolmentLink, PasskeyChallenge,
                                             PasskeyChallenge]:
     """A new subject, the second link the desk asked for before the person registered, and the
@@ -108,8 +101,8 @@ def test_two_links_of_one_capacity_opened_together_register_one_passkey_only(
     registers second is refused in its own transaction, and the kept link is void after."""
     created, kept, person, desk = _two_links_asked(world)
 
-    assert world.service.register_passkey(_answer(person)).subject == created.pseudonym
-    refused("already_registered", lambda: world.service.register_passkey(_answer(desk)))
+    assert world.service.register_passkey(new_device_answer(person)).subject == created.pseudonym
+    refused("already_registered", lambda: world.service.register_passkey(new_device_answer(desk)))
     refused("link_invalid", lambda: world.service.passkey_registration_options(
         LinkSecret(link=kept.secret)))
 
@@ -125,7 +118,7 @@ def test_a_used_link_and_the_one_its_registration_voided_open_nothing_once_their
     its row says, no passkey stored."""
     created, kept, person, desk = _two_links_asked(world)
 
-    world.service.register_passkey(_answer(person))
+    world.service.register_passkey(new_device_answer(person))
     with world.service.runtime.db.transaction() as session:
         subject_id = session.scalars(select(Subject.id).where(
             Subject.pseudonym == created.pseudonym)).one()
@@ -137,7 +130,7 @@ def test_a_used_link_and_the_one_its_registration_voided_open_nothing_once_their
     for secret in (created.enrolment.secret, kept.secret):
         refused("link_invalid", lambda: world.service.passkey_registration_options(
             LinkSecret(link=secret)))  # noqa: B023
-    refused("link_invalid", lambda: world.service.register_passkey(_answer(desk)))
+    refused("link_invalid", lambda: world.service.register_passkey(new_device_answer(desk)))
     with world.service.runtime.db.reading() as session:
         assert session.scalars(select(PasskeyCredential).where(
             PasskeyCredential.subject_id == subject_id)).all() == []

@@ -12,12 +12,11 @@ from optinface.consent.audit import AuditAction
 from optinface.consent.probe_consent import PROBE
 from optinface.consent.receipts import subject_signature_problem, verify_receipt
 from optinface.consent.retention_policy import RECEIPT_YEARS
-from optinface.consent.schemas import AuditFilter, LinkSecret, PasskeyResponse
-from optinface.consent.soft_authenticator import SoftAuthenticator
-from optinface.consent.soft_person import DEFAULT_ORIGIN, probe_consent
+from optinface.consent.schemas import AuditFilter, LinkSecret
+from optinface.consent.soft_person import probe_consent
 from optinface.consent.tables import Ceremony, OneTimeLink, PasskeyCredential, ProbeConsent
 from tests.support.backends import both_backends
-from tests.support.consent import FakeClock, World, row_count
+from tests.support.consent import FakeClock, World, new_device_answer, row_count
 
 pytestmark = both_backends
 
@@ -50,9 +49,8 @@ def test_the_sweep_forgets_what_people_in_probes_left_once_it_can_serve_nothing(
     world.probe_link(image=PROBE_IMAGE)  # a link the person never opens
     registered_only = world.probe_link(image=PROBE_IMAGE)
     options = world.service.probe_registration_options(LinkSecret(link=registered_only))
-    world.service.register_probe_passkey(PasskeyResponse(  # and never signs the statement
-        ceremony_id=options.ceremony_id,
-        credential=SoftAuthenticator(origin=DEFAULT_ORIGIN).create(options.options)))
+    # Registered, and the statement never signed.
+    world.service.register_probe_passkey(new_device_answer(options))
     probe_consent(world.service, world.probe_link(image=PROBE_IMAGE))
     assert _probe_rows(world) == {"passkeys": 1, "links": 3, "challenges": 2, "consents": 1}
 

@@ -38,6 +38,7 @@ from optinface.consent.schemas import (
     MatchResult,
     NoticeCreate,
     Operation,
+    PasskeyChallenge,
     PasskeyResponse,
     ProbeConsentRequest,
     PurposeCreate,
@@ -49,7 +50,7 @@ from optinface.consent.schemas import (
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings, Jurisdiction
 from optinface.consent.soft_authenticator import SoftAuthenticator, b64url
-from optinface.consent.soft_person import SoftPerson, probe_consent
+from optinface.consent.soft_person import DEFAULT_ORIGIN, SoftPerson, probe_consent
 from optinface.consent.tables import AuditEvent
 from optinface.consent.witness import witnessed
 from optinface.engine.errors import EngineError
@@ -449,6 +450,14 @@ def make_world(service: OptinFace, clock: FakeClock, *, declare: bool = True) ->
     if declare:
         world.declare()
     return world
+
+
+def new_device_answer(options: PasskeyChallenge) -> PasskeyResponse:
+    """A new software device's answer to registration ``options``: whoever asked them, the
+    person or the desk, registers that device's passkey with it."""
+    device = SoftAuthenticator(origin=DEFAULT_ORIGIN)
+    return PasskeyResponse(ceremony_id=options.ceremony_id,
+                           credential=device.create(options.options))
 
 
 def register_admin_passkey(service: OptinFace, admin: Actor, device: SoftAuthenticator, *,
