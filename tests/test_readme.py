@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import re
@@ -15,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from optinface.api.app import create_app
 from optinface.api.error_codes import STATUS_BY_CODE
 from optinface.api.schemas import Health
 from optinface.api.settings import ApiSettings
@@ -27,6 +27,7 @@ from optinface.consent.soft_person import DEFAULT_ORIGIN
 from optinface.engine.pipeline import FacePipeline
 from tests.support.consent import register_admin_passkey
 from tests.support.docs import DOCS, README, page
+from tests.support.routes import unopened_app
 
 
 def _python_block(path: Path) -> str:
@@ -49,23 +50,27 @@ def test_library_example_finds_a_candidate_then_erases(
     assert re.fullmatch(r"unsearchable after \d+ ms, gone after \d+ ms", timings)
 
 
+def _prose(path: Path) -> str:
+    """``path``'s text without its code blocks: a link or a heading there is code, not prose."""
+    return re.sub(r"```.*?```", "", path.read_text(), flags=re.DOTALL)
+
+
 def _relative_links(path: Path) -> list[tuple[str, str]]:
     """Each relative Markdown link of ``path``: its target file (empty: this page) and anchor."""
-    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.DOTALL)  # code is not prose
     links = []
-    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+    for target in re.findall(r"\]\(([^)\s]+)\)", _prose(path)):
         if not re.match(r"[a-z]+:", target):  # another site's address
             file, _, anchor = target.partition("#")
             links.append((file, anchor))
     return links
 
 
+@functools.cache
 def _anchors(path: Path) -> set[str]:
     """The anchors GitHub gives ``path``'s headings: lower case, punctuation dropped, spaces
-    as hyphens."""
-    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.DOTALL)
+    as hyphens (read once a page, however many links point into it)."""
     return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
-            for heading in re.findall(r"^#+ (.+)$", text, flags=re.MULTILINE)}
+            for heading in re.findall(r"^#+ (.+)$", _prose(path), flags=re.MULTILINE)}
 
 
 @pytest.mark.parametrize("path", [README, *sorted(DOCS.glob("*.md"))], ids=lambda p: p.name)
@@ -107,14 +112,14 @@ def test_the_settings_table_names_every_setting_once_and_nothing_else() -> None:
     assert sorted(named) == sorted(fields)
 
 
-def test_the_route_table_names_every_api_path(tmp_path: Path) -> None:
+def test_the_route_table_names_every_api_path() -> None:
     """Every path the OpenAPI schema states is in the route table of ``docs/service.md``
     (parameter names aside: {subject} and {pseudonym} are one)."""
     service = page("service").read_text()
     table = service.split("| Method | Path | Roles |\n", 1)[1].split("\n\n", 1)[0]
     listed = set(re.findall(r"/[\w./{}-]+", re.sub(r"\{\w+\}", "{}", table)))
-    app = create_app(ApiSettings(data_dir=tmp_path / "var", demo_mode=True))
-    paths = {re.sub(r"\{\w+\}", "{}", path) for path in app.openapi()["paths"]}
+    paths = {re.sub(r"\{\w+\}", "{}", path) for path in
+             unopened_app(demo_mode=True).openapi()["paths"]}
     assert sorted(paths - listed) == []
 
 
