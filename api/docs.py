@@ -38,7 +38,12 @@ OTHER_ORIGIN_IMAGE = re.compile(rb'src:"https?://[^"]*"')
 
 
 def install_docs(app: FastAPI) -> None:
-    """Add the two documentation pages and their assets (``create_app`` turns off FastAPI's)."""
+    """Add the two documentation pages and their assets (``create_app`` turns off FastAPI's).
+
+    The pages read the app from their request, never from this closure: FastAPI keeps the
+    callables it has classified in a process-wide cache of 4,096, so a page closing over its
+    app kept the app, its service, ledger engine and index alive after the service closed
+    (every process that builds apps one after another: the test suite held about 16 of them)."""
     app.mount(ASSETS_URL, StaticFiles(directory=ASSETS), name="docs-assets")
     openapi_url = app.openapi_url or "/openapi.json"
     redirect_url = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
@@ -48,12 +53,12 @@ def install_docs(app: FastAPI) -> None:
         """Swagger UI from this app's own assets; its start-up script carries the nonce."""
         page = get_swagger_ui_html(
             openapi_url=openapi_url,
-            title=f"{app.title} - API",
+            title=f"{request.app.title} - API",
             oauth2_redirect_url=redirect_url,
             swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
             swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
             swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
-            swagger_ui_parameters={**(app.swagger_ui_parameters or {}), **NO_VALIDATOR},
+            swagger_ui_parameters={**(request.app.swagger_ui_parameters or {}), **NO_VALIDATOR},
         )
         return _with_nonce(page, request)
 
@@ -67,7 +72,7 @@ def install_docs(app: FastAPI) -> None:
         fetch from a third party."""
         page = get_redoc_html(
             openapi_url=openapi_url,
-            title=f"{app.title} - API",
+            title=f"{request.app.title} - API",
             redoc_js_url=REDOC_URL,
             redoc_favicon_url=f"{ASSETS_URL}/favicon.png",
             with_google_fonts=False,

@@ -11,6 +11,7 @@ tests override ``service`` and ``world`` with the consent core's own.
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from collections import Counter
@@ -56,6 +57,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     tests_in = Counter(item.path for item in items)
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: (item.path not in slow_files, -tests_in[item.path]))
+
+
+YOUNG_COLLECTION_EVERY = 50_000
+"""Allocations between two collections of the youngest generation, in each test process
+(Python's default: 700). A test opens a deployment and drops it: hundreds of thousands of
+objects each, most of them in cycles. At the default the collector ran 5,527 young and 32 full
+collections over 172 tests (five files), 9.1 s of a 76 s run on the 2-core VM; at this
+threshold 1,324 and 12, 3.6 s, for 48 MB more at the peak (timed with ``gc.callbacks``)."""
+
+
+def pytest_configure() -> None:
+    """The collector's thresholds for this process (:data:`YOUNG_COLLECTION_EVERY`)."""
+    gc.set_threshold(YOUNG_COLLECTION_EVERY, 20, 20)
+
+
+def pytest_collection_finish() -> None:
+    """The modules, test functions and apps made at collection live as long as the process:
+    frozen out of the collector's way, so that each full collection scans only what the tests
+    made since."""
+    gc.collect()
+    gc.freeze()
 
 
 SERVER_LOGGERS = tuple(uvicorn_log_config()["loggers"])
