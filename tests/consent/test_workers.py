@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from sqlalchemy import select
 
+from optinface.consent import replica
 from optinface.consent.erasure import erase_each
 from optinface.consent.erasure_journal import journal_path
 from optinface.consent.errors import ConsentError, InvalidRequest, Unauthenticated
@@ -128,6 +129,27 @@ def test_settle_gives_up_with_a_clear_error_while_the_follower_is_stuck_then_set
         assert template.id not in b.service.index.labels()
     b.service.settle()
     assert template.id in b.service.index.labels()
+
+
+@pytest.fixture
+def polling_hourly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Followers that poll the feed once an hour: only a notification or a stop wakes them
+    (asked before ``workers``, so their threads start with it)."""
+    monkeypatch.setattr(replica, "POLL_SECONDS", 3600.0)
+
+
+def test_a_follower_wakes_for_a_notification_and_stops_at_once_whatever_its_poll(
+    polling_hourly: None, workers: tuple[World, World], portrait_jpegs: list[bytes]
+) -> None:
+    """A worker's close does not wait for its follower's next poll: ``stop`` wakes it (without
+    the wake it gives up after ``STOP_WAIT_SECONDS`` and says the follower still runs); and
+    between polls the feed's notification is what applies another worker's enrolment."""
+    a, b = workers
+    enrolled_seen_by(a, b, portrait_jpegs[4])  # b applied it on the notification alone
+    for service in (b.service, a.service):
+        assert service.replica is not None
+        assert service.replica.stop(), "the follower slept through its stop"
+        assert not service.replica.following
 
 
 def test_workers_starting_together_on_an_empty_database_all_start(
