@@ -61,10 +61,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 YOUNG_COLLECTION_EVERY = 50_000
 """Allocations between two collections of the youngest generation, in each test process
-(Python's default: 700). A test opens a deployment and drops it: hundreds of thousands of
-objects each, most of them in cycles. At the default the collector ran 5,527 young and 32 full
-collections over 172 tests (five files), 9.1 s of a 76 s run on the 2-core VM; at this
-threshold 1,324 and 12, 3.6 s, for 48 MB more at the peak (timed with ``gc.callbacks``)."""
+(Python's default: 700). A test opens a deployment and drops it: tens of thousands of objects
+each (31,000 kept per deployment while FastAPI's cache held its app), most of them in cycles.
+At the default the collector ran 5,527 young and 32 full collections over 172 tests (five
+files), 9.1 s of a 76 s run on the 2-core VM; at this threshold 1,324 and 12, 3.6 s, for 48 MB
+more at the peak (timed with ``gc.callbacks``)."""
 
 
 def pytest_configure() -> None:
