@@ -78,6 +78,12 @@ def changes_from(session: Session, seq: int, *, limit: int) -> list[Change]:
     return [Change(*row) for row in rows]
 
 
+def labels_after(session: Session, seq: int) -> set[int]:
+    """The templates the changes after ``seq`` name: what a replica that applied up to
+    ``seq`` has still to apply."""
+    return set(session.scalars(select(IndexChange.template_id).where(IndexChange.seq > seq)))
+
+
 def newest(session: Session) -> Change | None:
     """The feed's last row (None for an empty feed)."""
     row = session.execute(_ROWS.order_by(IndexChange.seq.desc()).limit(1)).first()

@@ -40,7 +40,9 @@ comparison each). And since a removal that was the feed's last row leaves no gap
 own loop compares ``index.labels()`` with the ledger's template ids in one query
 (:attr:`Cause.DIFFERED`), repairing and chaining only what differs. Each reconciliation finds
 what may differ in a read (no lock), then checks and repairs only that under the ledger's write
-lock, where no worker's write is half done: a change in flight is never taken for a difference.
+lock, where no worker's write is half done: a change in flight is never taken for a difference,
+nor is one committed that the feed holds and this worker has not applied yet (the comparison
+runs first in its pass, and the feed's changes it left alone are applied right after it).
 ``benchmarks/bench_replica.py`` measures both.
 
 Restarts: the sequence number, with the row it names, is saved beside the index file each time
@@ -186,14 +188,14 @@ class Replica:
             return 0
         applied = 0
         self._scrubbed = False
+        if compare:  # first: what it leaves to the feed is applied next, in this pass
+            self._reconcile(None)
         while batch := self._apply_next():
             if isinstance(batch, Anomaly):
                 if not self._reconcile(batch):
                     break  # a dump still loading: the next pass looks again
             else:
                 applied += batch
-        if compare:
-            self._reconcile(None)
         index = self.runtime.index
         # An erasure on any worker destroys every index file's key (consent.keys): saved
         # again at once, under a new key, so a restart loads it instead of rebuilding. A
@@ -268,7 +270,8 @@ class Replica:
         First, in a read (no lock), what may differ, from one query of the ledger: labels the
         index holds that are no template of this worker's model, and templates the index may
         hold (:func:`policies.indexable_labels`) that it does not (less, for the periodic
-        comparison, those left out before: their seal or ciphertext failed); after an anomaly,
+        comparison, those left out before, their seal or ciphertext failed, and those the feed
+        has changes for that this replica has not applied: :meth:`_unapplied`); after an anomaly,
         also every label whose vector is not its template's. Then, only if anything may,
         under the ledger's write lock, where no write of any worker is half done, those labels
         again: removed from memory and scrubbed from the file unless the index may hold them,
@@ -288,7 +291,7 @@ class Replica:
             present = index.labels()
             suspects = (present - every) | (allowed - present)
             if anomaly is None:
-                suspects -= self._left_out
+                suspects -= self._left_out | self._unapplied(session)
             else:  # the ids too: a ledger gone back hands them out again
                 suspects |= self._differing(session, present & every)
         if anomaly is None and not suspects:
@@ -299,6 +302,8 @@ class Replica:
             # A restore found here is refused before anything of the copy enters the index:
             # the rollback would leave an index change in place (review 19b, #3).
             log_tail.vet(self.runtime, session)
+            if anomaly is None:  # what committed since the read is the feed's too
+                suspects -= self._unapplied(session)
             removed, re_added = self._repair(session, suspects)
             if anomaly is not None or removed or re_added:
                 self._report(session, anomaly, newest=newest, removed=removed,
@@ -306,6 +311,14 @@ class Replica:
         if anomaly is not None:
             self._moved_to(newest)  # the rows after it are applied as usual
         return True
+
+    def _unapplied(self, session: Session) -> set[int]:
+        """The templates of the feed's changes this replica has not applied yet: no difference
+        for a comparison to find (a worker's enrolment committed after this pass read the feed
+        was once added by the comparison and chained as ``index_differed``). Left to the feed,
+        whose rows are checked as they are applied; a row an outsider added there delays the
+        comparison of the template it names by one interval, no more."""
+        return set() if self.seq is None else changefeed.labels_after(session, self.seq)
 
     def _loading(self, session: Session) -> bool:
         """Whether a dump is being loaded over the ledger (said once while it lasts); then

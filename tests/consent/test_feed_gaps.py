@@ -127,6 +127,26 @@ def test_a_removal_that_was_the_feeds_last_row_is_scrubbed_within_the_comparison
         assert (event["cause"], event["removed"]) == ("index_differed", 1)
 
 
+def test_a_comparison_leaves_to_the_feed_the_changes_its_worker_has_not_applied(
+    workers: tuple[World, World], portrait_jpegs: list[bytes]
+) -> None:
+    """An enrolment and an erasure through A, committed after B last read the feed, are no
+    difference for B's comparison (CI saw one: B's comparison added A's new template and
+    chained ``index_differed``): B's pass compares first, leaves both to the feed, and applies
+    them from it right after, chaining nothing."""
+    a, b = workers
+    erased, held = enrolled_seen_by(a, b, portrait_jpegs[0])
+    assert b.service.replica is not None
+    b.service.replica.stop()
+    a.service.erase(actor=a.admin, subject=erased, reason=ErasureReason.REQUEST)
+    pseudonym, consent_id = a.subject()
+    added = a.enrol(pseudonym, consent_id, portrait_jpegs[1])
+    b.service.replica.catch_up(compare=True)
+    labels = b.service.index.labels()
+    assert added.id in labels and held.id not in labels
+    assert _reconciled(b) == []
+
+
 def test_a_replica_pass_that_finds_the_restore_puts_nothing_of_the_copy_in_the_index(
     workers: tuple[World, World], postgres: PostgresServer, tmp_path: Path,
     portrait_jpegs: list[bytes],
