@@ -15,6 +15,7 @@ from optinface.consent.settings import ConsentSettings
 from optinface.engine.pipeline import FacePipeline
 from tests.support.backends import ledger_for
 from tests.support.consent import FakeClock, World, make_world, second_worker
+from tests.support.deployment_template import FIRST_START, seed_deployment
 from tests.support.ledger_template import seed_ledger
 from tests.support.postgres import PostgresServer
 from tests.support.thresholds import TEST_FMR, write_test_thresholds
@@ -46,12 +47,19 @@ def settings(tmp_path: Path, thresholds_path: Path, database_url: str | None) ->
 
 @pytest.fixture
 def open_service(
-    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock
+    request: pytest.FixtureRequest, settings: ConsentSettings, pipeline: FacePipeline,
+    clock: FakeClock
 ) -> Callable[[], OptinFace]:
     """Opens this test's deployment (its settings, the real engine, the clock): the ``service``
     fixture's, and again in the tests that close it, crash it or restore a copy under it. The
-    first opens a copy of a migrated ledger (:mod:`tests.support.ledger_template`)."""
+    first opens a copy of a first start (:mod:`tests.support.deployment_template`), unless the
+    test is marked ``first_start``: then a copy of a migrated ledger
+    (:mod:`tests.support.ledger_template`)."""
+    first_start = request.node.get_closest_marker(FIRST_START) is not None
+
     def open_it() -> OptinFace:
+        if not first_start:
+            seed_deployment(settings, pipeline=pipeline, clock=clock)
         seed_ledger(settings)
         return OptinFace.open(settings, pipeline=pipeline, clock=clock)
 

@@ -138,6 +138,7 @@ def _as_before_age_seals(service: OptinFace) -> None:
     outside_sql(service, "UPDATE subjects SET age_seal = NULL")
 
 
+@pytest.mark.first_start
 def test_subjects_from_before_age_seals_are_adopted_once_and_an_age_edited_after_is_not(
     open_service: Callable[[], OptinFace], clock: FakeClock,
     monkeypatch: pytest.MonkeyPatch,

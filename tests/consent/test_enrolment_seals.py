@@ -225,6 +225,7 @@ def _reopened(world: World, service: OptinFace) -> None:
         person.service = service
 
 
+@pytest.mark.first_start
 def test_subjects_from_before_enrolment_seals_are_adopted_once_and_a_clearing_after_is_not(
     open_service: Callable[[], OptinFace], clock: FakeClock, portrait_jpegs: list[bytes],
     monkeypatch: pytest.MonkeyPatch,
@@ -293,6 +294,7 @@ def _adoptions(service: OptinFace) -> list[tuple[str, object]]:
 
 
 @both_backends
+@pytest.mark.first_start
 def test_subjects_enrolled_before_their_journal_line_get_it_once_and_a_put_back_row_loses(
     open_service: Callable[[], OptinFace], clock: FakeClock, portrait_jpegs: list[bytes],
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
@@ -340,6 +342,7 @@ def test_subjects_enrolled_before_their_journal_line_get_it_once_and_a_put_back_
         refused("reenrol_at_desk", lambda: enrolled.enrol(enrolled_consent, portrait_jpegs[2]))
 
 
+@pytest.mark.first_start
 def test_no_enrolment_line_is_adopted_on_a_log_its_witness_does_not_vouch_for(
     open_service: Callable[[], OptinFace], clock: FakeClock, portrait_jpegs: list[bytes],
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
@@ -360,6 +363,7 @@ def test_no_enrolment_line_is_adopted_on_a_log_its_witness_does_not_vouch_for(
     assert sum("enrolment lines NOT adopted" in r.getMessage() for r in caplog.records) == 1
 
 
+@pytest.mark.first_start
 def test_no_enrolment_line_is_adopted_on_a_ledger_whose_row_seals_were_refused(
     open_service: Callable[[], OptinFace], clock: FakeClock, portrait_jpegs: list[bytes],
     monkeypatch: pytest.MonkeyPatch,

@@ -178,6 +178,7 @@ def _as_before_the_log_seals(open_service: Callable[[], OptinFace], clock: FakeC
 
 
 @both_backends
+@pytest.mark.first_start
 def test_a_log_from_before_0031_is_adopted_once_at_the_first_start_after_the_upgrade(
     open_service: Callable[[], OptinFace], clock: FakeClock, settings: ConsentSettings,
     monkeypatch: pytest.MonkeyPatch,
@@ -198,6 +199,7 @@ def test_a_log_from_before_0031_is_adopted_once_at_the_first_start_after_the_upg
 
 
 @both_backends
+@pytest.mark.first_start
 def test_a_log_not_as_its_witness_signed_it_is_not_adopted(
     open_service: Callable[[], OptinFace], clock: FakeClock, settings: ConsentSettings,
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,

@@ -225,6 +225,7 @@ def test_reopening_erases_a_subject_left_with_templates_but_no_consent_in_force(
         assert reopened.verify_audit().ok
 
 
+@pytest.mark.first_start  # an index never saved: the receipt destroys no index file key
 def test_a_crash_right_after_an_erasure_commits_leaves_its_signed_receipt(
     world: World, portrait_jpegs: list[bytes], monkeypatch: pytest.MonkeyPatch,
     open_service: Callable[[], OptinFace],

@@ -270,6 +270,7 @@ def _as_before_the_seals(service: OptinFace) -> None:
             session.execute(text(f"UPDATE {table} SET {column} = NULL"))
 
 
+@pytest.mark.first_start
 def test_rows_from_before_the_seals_are_adopted_once_and_rows_planted_after_are_not(
     open_service: Callable[[], OptinFace], clock: FakeClock, portrait_jpegs: list[bytes],
     monkeypatch: pytest.MonkeyPatch,
@@ -341,6 +342,7 @@ def test_an_adoption_edited_out_of_the_log_seals_nothing_planted_since(
         refused("passkey_unsealed", lambda: _sign_in(world.service, device))
 
 
+@pytest.mark.first_start
 def test_a_start_on_a_new_witness_folder_adopts_nothing(
     open_service: Callable[[], OptinFace], clock: FakeClock, portrait_jpegs: list[bytes],
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,

@@ -132,6 +132,7 @@ def _reopened(world: World, service: OptinFace) -> None:
         person.service = service
 
 
+@pytest.mark.first_start
 def test_tokens_from_before_token_seals_are_adopted_once_and_one_moved_after_is_not(
     open_service: Callable[[], OptinFace], clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -164,6 +165,7 @@ def test_tokens_from_before_token_seals_are_adopted_once_and_one_moved_after_is_
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # PostgreSQL refuses it
+@pytest.mark.first_start
 def test_a_token_naming_no_subject_is_sealed_by_neither_the_adoption_nor_the_reseal(
     open_service: Callable[[], OptinFace], clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
