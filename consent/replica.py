@@ -290,7 +290,7 @@ class Replica:
                                                 now=self.runtime.clock.now())
             present = index.labels()
             suspects = (present - every) | (allowed - present)
-            if anomaly is None:
+            if anomaly is None:  # the unapplied here too: no write lock taken for them
                 suspects -= self._left_out | self._unapplied(session)
             else:  # the ids too: a ledger gone back hands them out again
                 suspects |= self._differing(session, present & every)
@@ -318,7 +318,8 @@ class Replica:
         was once added by the comparison and chained as ``index_differed``). Left to the feed,
         whose rows are checked as they are applied; a row an outsider added there delays the
         comparison of the template it names by one interval, no more."""
-        return set() if self.seq is None else changefeed.labels_after(session, self.seq)
+        assert self.seq is not None, "a replica with no position compares nothing"
+        return changefeed.labels_after(session, self.seq)
 
     def _loading(self, session: Session) -> bool:
         """Whether a dump is being loaded over the ledger (said once while it lasts); then
