@@ -75,16 +75,20 @@ class Mismatch(StrEnum):
 
 
 def own_receipt(receipt: dict[str, Any] | None, signature: str | None, *, names_it: str,
-                own: object, public_key: ReceiptKeys) -> dict[str, Any] | Mismatch:
+                own: object, public_key: ReceiptKeys,
+                subject: tuple[str, object] | None = None) -> dict[str, Any] | Mismatch:
     """A row's ``receipt``, signed by the service's key and naming the row (``own``, its id or
     its hash) in its ``names_it`` field, or why not: a receipt copied from another row is not
-    this one's."""
+    this one's. With ``subject`` (a field and what it must hold), a receipt naming another
+    subject there is not this one's either."""
     if receipt is None or signature is None:
         return Mismatch.NO_RECEIPT
     if not verify_receipt(receipt, signature, public_key):
         return Mismatch.SIGNATURE
     if receipt.get(names_it) != own:
         return Mismatch.OTHER_ROW
+    if subject is not None and receipt.get(subject[0]) != subject[1]:
+        return Mismatch.OTHER_SUBJECT
     return receipt
 
 
@@ -99,11 +103,10 @@ def _terminations(consent: Consent, *, pseudonym: str,
     """Each purpose's termination as the consent's own receipt states it, or why no receipt of
     this row and this subject is there to state any."""
     receipt = own_receipt(consent.receipt, consent.receipt_signature, names_it="consentReceiptID",
-                          own=consent.id, public_key=public_key)
+                          own=consent.id, public_key=public_key,
+                          subject=("piiPrincipalId", pseudonym))
     if isinstance(receipt, Mismatch):
         return receipt
-    if receipt.get("piiPrincipalId") != pseudonym:
-        return Mismatch.OTHER_SUBJECT
     return {p.get("purposeId"): p.get("termination")
             for service in receipt.get("services", [])
             for p in service.get("purposes", [])}
@@ -189,11 +192,9 @@ def probe_problem(probe: ProbeConsent, *, subject: str | None,
     service's signature over a receipt naming this row, its purpose, image, researcher key and
     (a verify's) subject, ending no later than the row."""
     receipt = own_receipt(probe.receipt, probe.receipt_signature, names_it="probeConsentID",
-                          own=probe.id, public_key=public_key)
+                          own=probe.id, public_key=public_key, subject=("subject", subject))
     if isinstance(receipt, Mismatch):
         return receipt
-    if receipt.get("subject") != subject:
-        return Mismatch.OTHER_SUBJECT
     if (receipt.get("purposeId"), receipt.get("probeSha256"), receipt.get("researcherKeyId")) != (
             probe.purpose_id, probe.probe_sha256, probe.researcher_key_id):
         return Mismatch.BINDING

@@ -30,6 +30,7 @@ from optinface.api.cli.common import (
     echo_json,
     opened,
     read_input,
+    reason_option,
     refused,
     say_error,
     unreadable,
@@ -505,9 +506,8 @@ def verify_access_file(file: AccessFile, public_key: PublishedKey) -> None:
 
 @app.command("reseal")
 def reseal(
-    reason: Annotated[str, typer.Option(
-        "--reason", help="Why, in one line: e.g. a migration round trip below 0031; never a"
-                         " person's name or pseudonym. Chained with the events sealed.")],
+    reason: Annotated[str, reason_option("e.g. a migration round trip below 0031",
+                                         "Chained with the events sealed.")],
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="List the witnessed events that carry no valid keyed seal (how many,"
                           " the first and the last) and seal nothing.")] = False,
@@ -537,9 +537,8 @@ def reseal(
 
 @app.command("adopt-witness")
 def adopt_witness(
-    reason: Annotated[str, typer.Option(
-        "--reason", help="Why, in one line: the incident or ticket that lost the witness; never"
-                         " a person's name or pseudonym. Chained as witness_adopted.")],
+    reason: Annotated[str, reason_option("the incident or ticket that lost the witness",
+                                         "Chained as witness_adopted.")],
     data_dir: DataDir = None,
 ) -> None:
     """Take up the folder OPTINFACE_AUDIT_WITNESS_DIR names as the witness, in place of the

@@ -89,6 +89,14 @@ whole)."""
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 
 
+def reason_option(example: str, kept: str) -> Any:
+    """The ``--reason`` of a command that chains why it was run: one line, with ``example`` of
+    what it names and ``kept`` saying where it is kept. The one wording of what every such
+    reason must leave out: the audit log outlives an erasure, so a reason names no person."""
+    return typer.Option("--reason", help=f"Why, in one line: {example}; never a person's name"
+                                         f" or pseudonym. {kept}")
+
+
 def one_line(text: str) -> str:
     """``text`` as one printable line of bounded length, as an error is printed.
 

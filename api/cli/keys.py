@@ -19,6 +19,7 @@ from optinface.api.cli.common import (
     key_id_only,
     opened,
     operator,
+    reason_option,
 )
 from optinface.api.tls import client_ca_pem
 from optinface.consent.break_glass import DEFAULT_HOURS, MAX_HOURS, MIN_HOURS
@@ -142,10 +143,9 @@ def revoke(
 
 @app.command("break-glass")
 def break_glass(
-    reason: Annotated[str, typer.Option(
-        "--reason", help="Why, in one line: an incident or ticket reference, never a person's"
-                         " name or pseudonym. It is chained in the audit log, journaled in the"
-                         " witness folder and shown to reviewers.")],
+    reason: Annotated[str, reason_option(
+        "an incident or ticket reference", "It is chained in the audit log, journaled in the"
+                                           " witness folder and shown to reviewers.")],
     hours: Annotated[int, typer.Option(
         "--hours", help=f"How long the key works, {MIN_HOURS} to {MAX_HOURS} hours.")
     ] = DEFAULT_HOURS,
@@ -168,10 +168,9 @@ def break_glass(
 
 @app.command("reseal")
 def reseal(
-    reason: Annotated[str, typer.Option(
-        "--reason", help="Why, in one line: e.g. a migration round trip below 0030, or a refused"
-                         " adoption investigated; never a person's name or pseudonym. Chained"
-                         " with the counts.")],
+    reason: Annotated[str, reason_option(
+        "e.g. a migration round trip below 0030, or a refused adoption investigated",
+        "Chained with the counts.")],
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="List the rows that carry no valid seal (a row planted in the"
                           " database is among them) and seal nothing.")] = False,
@@ -226,9 +225,8 @@ MATERIAL_CHANGE = (
 
 @app.command("rotate-receipt-key")
 def rotate_receipt_key(
-    reason: Annotated[str, typer.Option(
-        "--reason", help="Why, in one line: an incident or ticket reference (a key that leaked),"
-                         " never a person's name or pseudonym. Chained in the audit log.")],
+    reason: Annotated[str, reason_option("an incident or ticket reference (a key that leaked)",
+                                         "Chained in the audit log.")],
     yes: Annotated[bool, typer.Option(
         "--yes", help="Go ahead without asking, where the rotation is a material change.")
     ] = False,

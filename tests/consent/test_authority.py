@@ -337,6 +337,27 @@ def test_a_signed_probe_consent_moved_to_another_image_by_sql_is_refused(
     assert [e.details["mismatch"] for e in mismatches(world)] == ["binding_not_in_receipt"]
 
 
+def test_a_verifys_probe_consent_moved_to_another_subject_by_sql_is_refused(
+    world: World, reopen: Callable[[World], World], settings: ConsentSettings,
+    portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+) -> None:
+    """A verify's probe consent is signed by the subject compared with: pointing its row at
+    another subject (the keyed hash copied from that subject's own probe consent) does not
+    make its receipt that subject's."""
+    signer = world.enrolled(portrait_jpegs[0])
+    other = world.enrolled(portrait_jpegs[1])
+    signed = world.probe(image=flipped_jpegs[0], subject=signer)
+    others = world.probe(image=flipped_jpegs[1], subject=other)
+    sql(settings, "UPDATE probe_consents SET subject_ref = (SELECT subject_ref FROM"
+        " probe_consents WHERE id = ?) WHERE id = ?", others, signed)
+    world = reopen(world)
+    with pytest.raises(ProbeConsentRequired) as refusal:
+        world.service.verify(actor=world.researcher, subject=other, purpose_id=world.purpose,
+                             probe_consent_id=signed, image=flipped_jpegs[0])
+    assert refusal.value.details["problem"] == "receipt_mismatch"
+    assert [e.details["mismatch"] for e in mismatches(world)] == ["receipt_of_another_subject"]
+
+
 def test_consents_narrowed_the_legitimate_ways_still_grant_what_they_keep(
     world: World, portrait_jpegs: list[bytes], flipped_jpegs: list[bytes], clock: FakeClock,
 ) -> None:
