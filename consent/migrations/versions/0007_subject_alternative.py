@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from optinface.consent.migrations.steps import add_columns
 
 revision = '0007'
 down_revision = '0006'
 
-
-def upgrade() -> None:
-    # Plain ALTER TABLE (see 0003): subjects is pointed at by every other table.
-    op.add_column('subjects', sa.Column('alternative_chosen_at', sa.DateTime(), nullable=True))
-
-
-def downgrade() -> None:
-    op.drop_column('subjects', 'alternative_chosen_at')
+# Plain ALTER TABLE (see 0003): subjects is pointed at by every other table.
+upgrade, downgrade = add_columns(
+    'subjects', sa.Column('alternative_chosen_at', sa.DateTime(), nullable=True))

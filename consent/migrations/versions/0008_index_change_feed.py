@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from optinface.consent.migrations.steps import create_table
 
 revision = '0008'
 down_revision = '0007'
 
-
-def upgrade() -> None:
-    op.create_table(
-        'index_changes',
-        sa.Column('seq', sa.Integer(), nullable=False),
-        sa.Column('op', sa.String(length=10), nullable=False),
-        sa.Column('template_id', sa.Integer(), nullable=False),
-        sa.Column('at', sa.DateTime(), nullable=False),
-        sa.PrimaryKeyConstraint('seq'),
-        sqlite_autoincrement=True,
-    )
-
-
-def downgrade() -> None:
-    op.drop_table('index_changes')
+upgrade, downgrade = create_table(
+    'index_changes',
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('op', sa.String(length=10), nullable=False),
+    sa.Column('template_id', sa.Integer(), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('seq'),
+    sqlite_autoincrement=True,
+)

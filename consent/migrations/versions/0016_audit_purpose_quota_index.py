@@ -6,16 +6,10 @@ made was read, twice per search, so a search got slower with the age of the log.
 
 from __future__ import annotations
 
-from alembic import op
+from optinface.consent.migrations.steps import add_index
 
 revision = '0016'
 down_revision = '0015'
 
-
-def upgrade() -> None:
-    op.create_index('ix_audit_events_purpose_action_at', 'audit_events',
-                    ['purpose', 'action', 'at'])
-
-
-def downgrade() -> None:
-    op.drop_index('ix_audit_events_purpose_action_at', 'audit_events')
+upgrade, downgrade = add_index('audit_events', 'purpose', 'action', 'at',
+                               name='ix_audit_events_purpose_action_at')

@@ -7,15 +7,11 @@ them (``not_signed_by_the_subject``).
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from optinface.consent.migrations.steps import add_columns
 
 revision = '0018'
 down_revision = '0017'
 
-
-def upgrade() -> None:
-    op.add_column('probe_consents', sa.Column('subject_ref', sa.String(64), nullable=True))
-
-
-def downgrade() -> None:
-    op.drop_column('probe_consents', 'subject_ref')
+upgrade, downgrade = add_columns(
+    'probe_consents', sa.Column('subject_ref', sa.String(64), nullable=True))

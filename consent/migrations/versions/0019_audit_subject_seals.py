@@ -6,15 +6,11 @@ NULL for the events written before: they hash their pseudonyms and keep them aft
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from optinface.consent.migrations.steps import add_columns
 
 revision = '0019'
 down_revision = '0018'
 
-
-def upgrade() -> None:
-    op.add_column('audit_events', sa.Column('subject_seals', sa.JSON(), nullable=True))
-
-
-def downgrade() -> None:
-    op.drop_column('audit_events', 'subject_seals')
+upgrade, downgrade = add_columns(
+    'audit_events', sa.Column('subject_seals', sa.JSON(), nullable=True))

@@ -6,17 +6,12 @@ NULL for answers, and for every request closed before: refusals did not exist.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from optinface.consent.migrations.steps import add_columns
 
 revision = '0020'
 down_revision = '0019'
 
-
-def upgrade() -> None:
-    op.add_column('rights_requests', sa.Column('refusal_ground', sa.String(30), nullable=True))
-    op.add_column('rights_requests', sa.Column('refusal_reasons', sa.Text(), nullable=True))
-
-
-def downgrade() -> None:
-    op.drop_column('rights_requests', 'refusal_reasons')
-    op.drop_column('rights_requests', 'refusal_ground')
+upgrade, downgrade = add_columns('rights_requests',
+                                 sa.Column('refusal_ground', sa.String(30), nullable=True),
+                                 sa.Column('refusal_reasons', sa.Text(), nullable=True))

@@ -7,15 +7,11 @@ before this revision keeps its expiry and its purposes' retention as its only li
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from optinface.consent.migrations.steps import add_columns
 
 revision = '0021'
 down_revision = '0020'
 
-
-def upgrade() -> None:
-    op.add_column('consents', sa.Column('guardian_until', sa.DateTime(), nullable=True))
-
-
-def downgrade() -> None:
-    op.drop_column('consents', 'guardian_until')
+upgrade, downgrade = add_columns(
+    'consents', sa.Column('guardian_until', sa.DateTime(), nullable=True))

@@ -8,15 +8,10 @@ revision, and once the subject is erased.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from optinface.consent.migrations.steps import add_columns
 
 revision = '0023'
 down_revision = '0022'
 
-
-def upgrade() -> None:
-    op.add_column('disclosures', sa.Column('evidence', sa.JSON(), nullable=True))
-
-
-def downgrade() -> None:
-    op.drop_column('disclosures', 'evidence')
+upgrade, downgrade = add_columns('disclosures', sa.Column('evidence', sa.JSON(), nullable=True))

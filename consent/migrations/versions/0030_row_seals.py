@@ -21,27 +21,19 @@ again (break-glass gives the operator an admin key to start over).
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from optinface.consent.migrations.steps import add_columns, add_index, combine
 
 revision = '0030'
 down_revision = '0029'
 
 _SEALED = (('passkey_credentials', 'seal'), ('subjects', 'searchable_seal'),
            ('register_declarations', 'seal'), ('templates', 'seal'), ('api_keys', 'seal'))
-_OWNER_INDEX = 'ix_templates_owner_hash'
 
-
-def upgrade() -> None:
-    for table, column in _SEALED:
-        op.add_column(table, sa.Column(column, sa.String(64), nullable=True))
-    op.add_column('templates', sa.Column('owner_hash', sa.String(64), nullable=True))
-    op.create_index(_OWNER_INDEX, 'templates', ['owner_hash'], unique=False)
-    op.add_column('subjects', sa.Column('searchable_since', sa.DateTime(), nullable=True))
-
-
-def downgrade() -> None:
-    op.drop_column('subjects', 'searchable_since')
-    op.drop_index(_OWNER_INDEX, table_name='templates')
-    op.drop_column('templates', 'owner_hash')
-    for table, column in _SEALED:
-        op.drop_column(table, column)
+upgrade, downgrade = combine(
+    *(add_columns(table, sa.Column(column, sa.String(64), nullable=True))
+      for table, column in _SEALED),
+    add_columns('templates', sa.Column('owner_hash', sa.String(64), nullable=True)),
+    add_index('templates', 'owner_hash'),
+    add_columns('subjects', sa.Column('searchable_since', sa.DateTime(), nullable=True)),
+)

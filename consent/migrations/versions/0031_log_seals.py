@@ -18,15 +18,11 @@ past the first adoption, those the older version wrote included, as carrying no 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from optinface.consent.migrations.steps import add_columns
 
 revision = '0031'
 down_revision = '0030'
 
-
-def upgrade() -> None:
-    op.add_column('audit_events', sa.Column('keyed_seal', sa.String(64), nullable=True))
-
-
-def downgrade() -> None:
-    op.drop_column('audit_events', 'keyed_seal')
+upgrade, downgrade = add_columns(
+    'audit_events', sa.Column('keyed_seal', sa.String(64), nullable=True))

@@ -14,22 +14,17 @@ the consents signed in French keep, in their receipts, the French text their per
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from optinface.consent.migrations.steps import create_table
 
 revision = '0032'
 down_revision = '0031'
 
-
-def upgrade() -> None:
-    op.create_table(
-        'operator_texts',
-        sa.Column('language', sa.String(20), primary_key=True),
-        sa.Column('source_sha256', sa.String(64), primary_key=True),
-        sa.Column('source', sa.Text(), nullable=False),
-        sa.Column('text', sa.Text(), nullable=False),
-        sa.Column('updated_at', sa.DateTime(), nullable=False),
-    )
-
-
-def downgrade() -> None:
-    op.drop_table('operator_texts')
+upgrade, downgrade = create_table(
+    'operator_texts',
+    sa.Column('language', sa.String(20), primary_key=True),
+    sa.Column('source_sha256', sa.String(64), primary_key=True),
+    sa.Column('source', sa.Text(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+)

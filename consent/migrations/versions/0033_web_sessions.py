@@ -12,26 +12,20 @@ Downgrade: the table goes, and with it every open session; people and reviewers 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from optinface.consent.migrations.steps import create_table
 
 revision = '0033'
 down_revision = '0032'
 
-
-def upgrade() -> None:
-    op.create_table(
-        'page_sessions',
-        sa.Column('id_hash', sa.String(64), primary_key=True),
-        sa.Column('area', sa.String(20), nullable=False),
-        sa.Column('expires_at', sa.DateTime(), nullable=False),
-        sa.Column('nonce', sa.LargeBinary(), nullable=True),
-        sa.Column('sealed', sa.LargeBinary(), nullable=True),
-        sa.Column('subject_hash', sa.String(64), nullable=True),
-        sa.Column('erased', sa.Boolean(), nullable=False),
-    )
-    op.create_index('ix_page_sessions_expires_at', 'page_sessions', ['expires_at'])
-    op.create_index('ix_page_sessions_subject_hash', 'page_sessions', ['subject_hash'])
-
-
-def downgrade() -> None:
-    op.drop_table('page_sessions')
+upgrade, downgrade = create_table(
+    'page_sessions',
+    sa.Column('id_hash', sa.String(64), primary_key=True),
+    sa.Column('area', sa.String(20), nullable=False),
+    sa.Column('expires_at', sa.DateTime(), nullable=False),
+    sa.Column('nonce', sa.LargeBinary(), nullable=True),
+    sa.Column('sealed', sa.LargeBinary(), nullable=True),
+    sa.Column('subject_hash', sa.String(64), nullable=True),
+    sa.Column('erased', sa.Boolean(), nullable=False),
+    indexed=['expires_at', 'subject_hash'],
+)

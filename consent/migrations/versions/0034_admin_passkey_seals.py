@@ -19,15 +19,10 @@ operator seals them with ``optinface keys reseal``.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from optinface.consent.migrations.steps import add_columns
 
 revision = '0034'
 down_revision = '0033'
 
-
-def upgrade() -> None:
-    op.add_column('admin_passkeys', sa.Column('seal', sa.String(64), nullable=True))
-
-
-def downgrade() -> None:
-    op.drop_column('admin_passkeys', 'seal')
+upgrade, downgrade = add_columns('admin_passkeys', sa.Column('seal', sa.String(64), nullable=True))

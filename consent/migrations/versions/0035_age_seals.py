@@ -18,15 +18,10 @@ decides no capacity until the operator seals them again with the key store
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from optinface.consent.migrations.steps import add_columns
 
 revision = '0035'
 down_revision = '0034'
 
-
-def upgrade() -> None:
-    op.add_column('subjects', sa.Column('age_seal', sa.String(64), nullable=True))
-
-
-def downgrade() -> None:
-    op.drop_column('subjects', 'age_seal')
+upgrade, downgrade = add_columns('subjects', sa.Column('age_seal', sa.String(64), nullable=True))

@@ -20,21 +20,14 @@ authenticates no one until the operator seals it again with the key store
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from optinface.consent.migrations.steps import add_columns, add_index, combine
 
 revision = '0036'
 down_revision = '0035'
 
-_OWNER_INDEX = 'ix_subject_tokens_owner_hash'
-
-
-def upgrade() -> None:
-    op.add_column('subject_tokens', sa.Column('seal', sa.String(64), nullable=True))
-    op.add_column('subject_tokens', sa.Column('owner_hash', sa.String(64), nullable=True))
-    op.create_index(_OWNER_INDEX, 'subject_tokens', ['owner_hash'], unique=False)
-
-
-def downgrade() -> None:
-    op.drop_index(_OWNER_INDEX, table_name='subject_tokens')
-    op.drop_column('subject_tokens', 'owner_hash')
-    op.drop_column('subject_tokens', 'seal')
+upgrade, downgrade = combine(
+    add_columns('subject_tokens', sa.Column('seal', sa.String(64), nullable=True),
+                sa.Column('owner_hash', sa.String(64), nullable=True)),
+    add_index('subject_tokens', 'owner_hash'),
+)

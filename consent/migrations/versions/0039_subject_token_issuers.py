@@ -16,15 +16,11 @@ again (``optinface keys reseal``) or its person signs in again.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from optinface.consent.migrations.steps import add_columns
 
 revision = '0039'
 down_revision = '0038'
 
-
-def upgrade() -> None:
-    op.add_column('subject_tokens', sa.Column('credential_hash', sa.String(64), nullable=True))
-
-
-def downgrade() -> None:
-    op.drop_column('subject_tokens', 'credential_hash')
+upgrade, downgrade = add_columns(
+    'subject_tokens', sa.Column('credential_hash', sa.String(64), nullable=True))

@@ -20,15 +20,11 @@ with the key store (``optinface keys reseal``).
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from optinface.consent.migrations.steps import add_columns
 
 revision = '0040'
 down_revision = '0039'
 
-
-def upgrade() -> None:
-    op.add_column('subjects', sa.Column('enrolment_seal', sa.String(64), nullable=True))
-
-
-def downgrade() -> None:
-    op.drop_column('subjects', 'enrolment_seal')
+upgrade, downgrade = add_columns(
+    'subjects', sa.Column('enrolment_seal', sa.String(64), nullable=True))

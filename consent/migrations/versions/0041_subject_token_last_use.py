@@ -14,15 +14,11 @@ authenticates, its last use forgotten.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from optinface.consent.migrations.steps import add_columns
 
 revision = '0041'
 down_revision = '0040'
 
-
-def upgrade() -> None:
-    op.add_column('subject_tokens', sa.Column('last_used_on', sa.Date(), nullable=True))
-
-
-def downgrade() -> None:
-    op.drop_column('subject_tokens', 'last_used_on')
+upgrade, downgrade = add_columns(
+    'subject_tokens', sa.Column('last_used_on', sa.Date(), nullable=True))

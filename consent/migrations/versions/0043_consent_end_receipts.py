@@ -15,18 +15,13 @@ stay.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from optinface.consent.migrations.steps import add_columns
 
 revision = '0043'
 down_revision = '0042'
 
-
-def upgrade() -> None:
-    # Plain ALTER TABLE (see 0003): a batch copy of consents would cascade into its links.
-    op.add_column('consents', sa.Column('end_receipt', sa.JSON(), nullable=True))
-    op.add_column('consents', sa.Column('end_signature', sa.String(200), nullable=True))
-
-
-def downgrade() -> None:
-    for column in ('end_signature', 'end_receipt'):
-        op.drop_column('consents', column)
+# Plain ALTER TABLE (see 0003): a batch copy of consents would cascade into its links.
+upgrade, downgrade = add_columns('consents',
+                                 sa.Column('end_receipt', sa.JSON(), nullable=True),
+                                 sa.Column('end_signature', sa.String(200), nullable=True))
