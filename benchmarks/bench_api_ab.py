@@ -23,7 +23,6 @@ NAME=VALUE`` (repeatable) for the after server only, with ``--name`` for the out
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -35,6 +34,7 @@ import httpx2
 import numpy as np
 from matplotlib.figure import Figure
 
+from benchmarks.command_line import IntOption, bench_parser
 from benchmarks.output import write_results
 from optinface.api.cli.bench import (
     CALLS_PER_KEY,
@@ -158,12 +158,11 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__, IntOption("--requests", 40, "probes per round"),
+                          IntOption("--rounds", 7))
     parser.add_argument("--before", required=True, help="src folder of the older checkout")
     parser.add_argument("--after", default=str(Path(__file__).resolve().parents[1] / "src"),
                         help="src folder of the newer checkout (default: this one)")
-    parser.add_argument("--requests", type=int, default=40, help="probes per round")
-    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--after-first", action="store_true",
                         help="start the newer server first; writes bench_api_ab_after_first.*")
     parser.add_argument("--after-setting", action="append", default=[], metavar="NAME=VALUE",
@@ -174,7 +173,7 @@ def main() -> None:
     result = run(before=args.before, after=args.after, calls=args.requests, rounds=args.rounds,
                  after_first=args.after_first, after_settings=settings)
     name = args.name or ("bench_api_ab_after_first" if args.after_first else "bench_api_ab")
-    write_results(name, result, lambda path: plot(result, path))
+    write_results(name, result, plot)
 
 
 if __name__ == "__main__":

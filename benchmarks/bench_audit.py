@@ -38,7 +38,6 @@ checkpoint signed before they answer), with the mark alone (``marked``), and wit
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import os
@@ -47,15 +46,15 @@ import tempfile
 import time
 from contextlib import AbstractContextManager, closing, nullcontext
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from unittest import mock
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
+from benchmarks.command_line import IntOption, bench_parser
 from benchmarks.modes import Samples, alternated, summary
-from benchmarks.output import write_results
+from benchmarks.output import checked, write_results
 from benchmarks.plots import labelled_figure
 from optinface.consent import audit_seal_tree, spent_marks, spent_rights
 from optinface.consent.audit import AuditAction, AuditLog, AuditTree, Entry, append, newest
@@ -243,8 +242,7 @@ def run(*, n: int, folder: Path) -> dict[str, object]:
 
 
 def plot(result: dict[str, object], path: Path) -> None:
-    rows = result["rows"]
-    assert isinstance(rows, list)
+    rows = checked(result, "rows", list)
     events = [r["events"] for r in rows]
     with labelled_figure(path, title="Witnessed audit log: cost against size (shared 2-core "
                          "machine)", xlabel="events in the log", ylabel="seconds") as axes:
@@ -314,8 +312,7 @@ def _witness_result(samples: Samples, *, rounds: int, populate: float,
     marks each mode added, and per figure the ratios of ``after`` and ``marked`` to
     ``before``."""
     result = summary(samples, rounds=rounds, seed=SPEND_SEED, populate_seconds=populate)
-    medians = result["median_s"]
-    assert isinstance(medians, dict)
+    medians = checked(result, "median_s", dict)
 
     def ratios(mode: str) -> dict[str, float]:
         return {figure: round(medians[mode][figure] / medians["before"][figure], 3)
@@ -370,8 +367,7 @@ def spend_witness(*, rounds: int, folder: Path,
 def _plot_modes(result: dict[str, object], path: Path, *, title: str, ylabel: str,
                 figures: tuple[tuple[str, str], ...]) -> None:
     """A box a figure and mode (:data:`WITNESS_MODES`), in milliseconds."""
-    samples = result["samples"]
-    assert isinstance(samples, dict)
+    samples = checked(result, "samples", dict)
     with labelled_figure(path, title=title, xlabel="", ylabel=ylabel) as axes:
         axes.boxplot([[s[figure] * 1000 for s in samples[mode]]
                       for figure, _ in figures for mode in WITNESS_MODES])
@@ -434,26 +430,25 @@ def plot_challenge(result: dict[str, object], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=100_000,
-                        help="events in the largest log (0: the log's costs not timed)")
-    parser.add_argument("--identify-rounds", type=int, default=0,
-                        help="also identify with and without the spend's checkpoint (0: not)")
-    parser.add_argument("--challenge-rounds", type=int, default=0,
-                        help="also sign in and sign an act with and without the challenge's"
-                             " checkpoint (0: not)")
-    args = parser.parse_args()
+    args = bench_parser(
+        __doc__,
+        IntOption("--n", 100_000, "events in the largest log (0: the log's costs not timed)"),
+        IntOption("--identify-rounds", 0,
+                  "also identify with and without the spend's checkpoint (0: not)"),
+        IntOption("--challenge-rounds", 0, "also sign in and sign an act with and without the"
+                                           " challenge's checkpoint (0: not)"),
+    ).parse_args()
     if args.n:
         with tempfile.TemporaryDirectory(prefix="bench_audit_") as temporary:
             result = run(n=args.n, folder=Path(temporary))
-        write_results("bench_audit", result, lambda path: plot(result, path))
+        write_results("bench_audit", result, plot)
     witnessed = (("identify", args.identify_rounds, spend_witness, plot_spend),
                  ("challenge", args.challenge_rounds, challenge_witness, plot_challenge))
     for name, rounds, measure, draw in witnessed:  # each with and without its checkpoint
         if rounds:
             with tempfile.TemporaryDirectory(prefix=f"bench_audit_{name}_") as temporary:
                 timed = measure(rounds=rounds, folder=Path(temporary))
-            write_results(f"bench_audit_{name}", timed, partial(draw, timed))
+            write_results(f"bench_audit_{name}", timed, draw)
             print(json.dumps({key: timed[key] for key in (
                 "median_s", "ratio_after_before", "ratio_marked_before", "checkpoints_witnessed",
                 "marks_written") if key in timed}))

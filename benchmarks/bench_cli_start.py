@@ -20,7 +20,6 @@ the process alone, which a busy machine moves far less). Writes
 
 from __future__ import annotations
 
-import argparse
 import json
 import resource
 import statistics
@@ -30,7 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.output import measured, write_results
+from benchmarks.command_line import IntOption, bench_parser
+from benchmarks.output import checked, measured, write_results
 from benchmarks.plots import labelled_figure
 
 _CONSOLE = "import runpy, sys; sys.argv = ['optinface', '--help']; " \
@@ -90,8 +90,8 @@ def run(rounds: int) -> dict[str, object]:
 
 
 def plot(result: dict[str, object], path: Path) -> None:
-    medians, cpu = result["median_seconds"], result["median_cpu_seconds"]
-    assert isinstance(medians, dict) and isinstance(cpu, dict)
+    medians = checked(result, "median_seconds", dict)
+    cpu = checked(result, "median_cpu_seconds", dict)
     labels = {"interpreter": "python alone",
               "console_with_insightface_and_web_app":
                   "optinface --help, insightface\nand web app first",
@@ -112,11 +112,8 @@ def plot(result: dict[str, object], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=15, help="rounds, the starts in turn")
-    args = parser.parse_args()
-    result = run(args.rounds)
-    write_results("bench_cli_start", result, lambda path: plot(result, path))
+    parser = bench_parser(__doc__, IntOption("--rounds", 15, "rounds, the starts in turn"))
+    write_results("bench_cli_start", run(parser.parse_args().rounds), plot)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ system).
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import tempfile
@@ -27,6 +26,7 @@ import numpy as np
 import onnxruntime as ort
 from insightface.app import FaceAnalysis
 
+from benchmarks.command_line import IntOption, bench_parser
 from benchmarks.lfw import DEFAULT_LFW, people
 from benchmarks.output import RESULTS, measured, write_results
 from benchmarks.plots import plot_bars
@@ -132,9 +132,8 @@ def agreement(ours: Tally, theirs: Tally) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = bench_parser(__doc__, IntOption("--images", 512))
     parser.add_argument("--lfw", type=Path, default=DEFAULT_LFW)
-    parser.add_argument("--images", type=int, default=512)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--tag", default="cpu", help="Suffix of the output files (cpu, gpu...)")
     args = parser.parse_args()
@@ -176,7 +175,7 @@ def main() -> None:
         },
         "embedding_agreement": {f"{a} vs {b}": agreement(tallies[a], tallies[b]) for a, b in pairs},
     }
-    write_results(f"bench_embed_{args.tag}", report, lambda path: plot_bars(
+    write_results(f"bench_embed_{args.tag}", report, lambda _, path: plot_bars(
         {name: _rate(t) for name, t in tallies.items()}, path=path,
         title=f"Images/s on {source} ({args.tag}; higher is better)",
         ylabel="images per second",

@@ -26,7 +26,6 @@ Writes benchmarks/results/bench_erasure.json (and _<n>.json) and a PNG next to i
 
 from __future__ import annotations
 
-import argparse
 import json
 import secrets
 import tempfile
@@ -37,7 +36,8 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import insert, update
 
-from benchmarks.output import measured, spread, write_json, write_results
+from benchmarks.command_line import IntOption, bench_parser
+from benchmarks.output import checked, measured, spread, write_json, write_results
 from benchmarks.plots import labelled_figure
 from optinface.consent import consent_form, key_renewal, ledger, retention_policy
 from optinface.consent.crypto import canonical_json, new_key, seal
@@ -250,8 +250,7 @@ def _summary(values: list[float]) -> dict[str, float]:
 
 
 def plot(result: dict[str, object], path: Path) -> None:
-    samples = result["samples"]
-    assert isinstance(samples, dict)
+    samples = checked(result, "samples", dict)
     title = f"Erasure latency, {result['n_subjects']:,} subjects ({result['erasures']} erasures)"
     with labelled_figure(path, title=title, xlabel="", ylabel="ms from erase request") as axes:
         axes.boxplot([samples["unsearchable_ms"], samples["gone_ms"], samples["saved_again_ms"]])
@@ -262,16 +261,15 @@ def plot(result: dict[str, object], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=100_000, help="subjects in the ledger")
-    parser.add_argument("--erasures", type=int, default=50)
+    parser = bench_parser(__doc__, IntOption("--n", 100_000, "subjects in the ledger"),
+                          IntOption("--erasures", 50))
     parser.add_argument("--keep", type=Path, default=None,
                         help="data folder to keep (default: a temporary one, deleted)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_erasure_") as temporary:
         result = run(n=args.n, erasures=args.erasures, folder=args.keep or Path(temporary))
     write_json("bench_erasure", result)  # the latest run, whatever its size
-    write_results(f"bench_erasure_{args.n}", result, lambda path: plot(result, path))
+    write_results(f"bench_erasure_{args.n}", result, plot)
     print(json.dumps({k: result[k] for k in ("n_subjects", "populate_seconds", "full_save_seconds",
                                               "unsearchable_ms", "gone_ms", "saved_again_ms",
                                               "rotation_seconds", "renewal_at_upgrade_seconds",

@@ -42,7 +42,6 @@ baseline taken in the same run (modes alternated round by round: :mod:`benchmark
 
 from __future__ import annotations
 
-import argparse
 import gc
 import itertools
 import json
@@ -58,8 +57,9 @@ from unittest import mock
 
 from benchmarks.bench_audit import NOW, SPEND_SEED, service_settings
 from benchmarks.bench_readback import database
+from benchmarks.command_line import IntOption, bench_parser
 from benchmarks.modes import Samples, alternated, medians
-from benchmarks.output import measured, write_results
+from benchmarks.output import checked, measured, write_results
 from benchmarks.plots import labelled_figure
 from optinface.consent import enrolment, enrolment_lines, erasure_journal, journal_ends, row_seals
 from optinface.consent.erasure_journal import Enrolled
@@ -162,8 +162,7 @@ def _enrolled_lines(runtime: Runtime) -> int:
 
 
 def plot_enrolment(result: dict[str, object], path: Path) -> None:
-    samples = result["samples"]
-    assert isinstance(samples, dict)
+    samples = checked(result, "samples", dict)
     with labelled_figure(path, title="a first enrolment on SQLite: its journal line",
                          xlabel="", ylabel="ms") as axes:
         axes.boxplot([[s["ms"] for s in samples[mode]] for mode in ENROL_MODES])
@@ -292,8 +291,7 @@ def _start_row(settings: ConsentSettings, pipeline: FacePipeline,
 
 
 def plot_journal(result: dict[str, object], path: Path) -> None:
-    rows = result["rows"]
-    assert isinstance(rows, list)
+    rows = checked(result, "rows", list)
     lines = [row["lines"] for row in rows]
     with labelled_figure(path, title="a start's reads of the journal's enrolled lines",
                          xlabel="enrolled lines in the journal",
@@ -343,8 +341,7 @@ def token_use(*, rounds: int, folder: Path, pipeline: FacePipeline,
 
 
 def plot_token(result: dict[str, object], path: Path) -> None:
-    samples = result["samples"]
-    assert isinstance(samples, dict)
+    samples = checked(result, "samples", dict)
     with labelled_figure(path, title=f"a subject token's request: its last use recorded"
                          f" ({result['backend']})", xlabel="", ylabel="ms") as axes:
         axes.boxplot([[s["ms"] for s in samples[mode]] for mode in TOKEN_MODES])
@@ -396,8 +393,7 @@ def adoption(*, subjects: list[int], folder: Path, pipeline: FacePipeline) -> di
 
 
 def plot_adoption(result: dict[str, object], path: Path) -> None:
-    rows = result["rows"]
-    assert isinstance(rows, list)
+    rows = checked(result, "rows", list)
     with labelled_figure(path, title="enrolment lines adopted at the first start after upgrade",
                          xlabel="subjects enrolled before the lines",
                          ylabel="seconds") as axes:
@@ -412,24 +408,23 @@ def plot_adoption(result: dict[str, object], path: Path) -> None:
 def _written(part: str, result: dict[str, object],
              plot: Callable[[dict[str, object], Path], None]) -> None:
     """``results/bench_first_use_PART.json`` and ``.png``, and the figures on stdout."""
-    write_results(f"bench_first_use_{part}", result, lambda path: plot(result, path))
+    write_results(f"bench_first_use_{part}", result, plot)
     print(json.dumps({key: value for key, value in result.items()
                       if key not in ("samples", "machine")}))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=21,
-                        help="first enrolments per mode (0: not timed)")
+    parser = bench_parser(
+        __doc__,
+        IntOption("--rounds", 21, "first enrolments per mode (0: not timed)"),
+        IntOption("--token-rounds", 41, "token requests per mode (0: not timed)"),
+        IntOption("--pg-port", None, "the token part on PostgreSQL too, a durable cluster"
+                                     " started on this port for the run"),
+    )
     parser.add_argument("--lines", type=int, nargs="*", default=list(LINES),
                         help="enrolled lines in the journal read (none: not timed)")
-    parser.add_argument("--token-rounds", type=int, default=41,
-                        help="token requests per mode (0: not timed)")
     parser.add_argument("--adopted", type=int, nargs="*", default=list(ADOPTED),
                         help="subjects enrolled before the lines, adopted (none: not timed)")
-    parser.add_argument("--pg-port", type=int, default=None,
-                        help="the token part on PostgreSQL too, a durable cluster started on"
-                             " this port for the run")
     args = parser.parse_args()
     pipeline = FacePipeline.from_settings(EngineSettings())
     if args.rounds:

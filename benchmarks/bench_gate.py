@@ -32,7 +32,6 @@ Writes benchmarks/results/bench_gate_<backend>.json and a PNG next to it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 import time
@@ -44,6 +43,7 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from benchmarks.command_line import IntOption, bench_parser
 from benchmarks.output import measured, write_results
 from benchmarks.plots import labelled_figure
 from optinface.consent import table_fingerprint
@@ -163,15 +163,13 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--purposes", type=int, default=10)
-    parser.add_argument("--orders", type=int, default=3)
+    parser = bench_parser(__doc__, IntOption("--purposes", 10), IntOption("--orders", 3))
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_gate_") as temporary:
         result = run(purposes=args.purposes, orders=args.orders, folder=Path(temporary),
                      database_url=args.database_url)
-    write_results(f"bench_gate_{result['backend']}", result, lambda path: plot(result, path))
+    write_results(f"bench_gate_{result['backend']}", result, plot)
     print(json.dumps({k: result[k] for k in ("backend", "purposes", "orders", "summary",
                                              "ratios")},
                      indent=2))

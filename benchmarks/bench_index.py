@@ -441,7 +441,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "defaults": DEFAULTS,
         "sizes": [bench_size(size, args.queries, rng) for size in sizes],
     }
-    write_results("bench_index", report, lambda path: plot(report, path), folder=args.out)
+    write_results("bench_index", report, plot, folder=args.out)
     print(json.dumps([r["fastest_at_target_recall"] for r in report["sizes"]], indent=2))
 
 

@@ -531,7 +531,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "cpus": len(os.sched_getaffinity(0)),
             "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "numpy default"),
             "note": "2 cores shared with other agents: compare variants within this run",
-            "reports": done}, lambda path: plot(done, path), folder=args.out)
+            "reports": done}, lambda _, path: plot(done, path), folder=args.out)
 
     for name in args.data:
         data = (synthetic(args.size, args.queries, rng) if name == "synthetic"

@@ -13,14 +13,14 @@ writes, synthetic) parsed by plain ``json.loads`` (before, the baseline of the s
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.output import write_results
+from benchmarks.command_line import IntOption, bench_parser
+from benchmarks.output import checked, write_results
 from benchmarks.plots import labelled_figure
 from optinface.engine.documents import json_from
 
@@ -65,8 +65,7 @@ def run(n: int) -> dict[str, object]:
 
 
 def plot(result: dict[str, object], path: Path) -> None:
-    rows = result["rows"]
-    assert isinstance(rows, list)
+    rows = checked(result, "rows", list)
     events = [r["events"] for r in rows]
     with labelled_figure(path, title="Reading an export of the log: duplicate keys refused",
                          xlabel="events in the export", ylabel="seconds") as axes:
@@ -80,11 +79,8 @@ def plot(result: dict[str, object], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=100_000, help="events in the largest export")
-    args = parser.parse_args()
-    result = run(args.n)
-    write_results("bench_json_reader", result, lambda path: plot(result, path))
+    parser = bench_parser(__doc__, IntOption("--n", 100_000, "events in the largest export"))
+    write_results("bench_json_reader", run(parser.parse_args().n), plot)
 
 
 if __name__ == "__main__":

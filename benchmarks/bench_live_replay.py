@@ -18,11 +18,9 @@ Writes benchmarks/results/bench_live_replay_<n>.json and a PNG next to it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sqlite3
-import tempfile
 import threading
 import time
 from contextlib import closing
@@ -32,7 +30,8 @@ import numpy as np
 from sqlalchemy import select
 
 from benchmarks.bench_erasure import SEED, populated
-from benchmarks.output import measured, spread, write_results
+from benchmarks.command_line import IntOption, run_sized
+from benchmarks.output import checked, measured, spread
 from benchmarks.plots import labelled_figure
 from optinface.consent import ledger
 from optinface.consent.audit import AuditAction
@@ -151,8 +150,7 @@ def _summary(values: list[float]) -> dict[str, float]:
 
 
 def plot(result: dict[str, object], path: Path) -> None:
-    samples = result["samples"]
-    assert isinstance(samples, dict)
+    samples = checked(result, "samples", dict)
     title = (f"Subject lookup, {result['n_subjects']:,} subjects, journal of"
              f" {result['erasures']} erasures")
     with labelled_figure(path, title=title, xlabel="", ylabel="µs per lookup (one read)") as axes:
@@ -162,13 +160,9 @@ def plot(result: dict[str, object], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=10_000, help="subjects in the ledger")
-    parser.add_argument("--erasures", type=int, default=50)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench_live_replay_") as temporary:
-        result = run(n=args.n, erasures=args.erasures, folder=Path(temporary))
-    write_results(f"bench_live_replay_{args.n}", result, lambda path: plot(result, path))
+    result = run_sized("bench_live_replay", __doc__, run, plot,
+                       IntOption("--n", 10_000, "subjects in the ledger"),
+                       IntOption("--erasures", 50))
     print(json.dumps({k: v for k, v in result.items() if k not in ("samples", "machine")},
                      indent=2))
 

@@ -17,7 +17,6 @@ Writes benchmarks/results/bench_readback.json and a PNG next to it.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+from benchmarks.command_line import IntOption, bench_parser
 from benchmarks.output import measured, write_results
 from benchmarks.plots import labelled_figure
 from optinface.consent import ledger_alterations
@@ -120,11 +120,10 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--withdrawals", type=int, default=60, help="each way, per backend")
-    parser.add_argument("--rounds", type=int, default=200, help="catalog queries timed")
-    parser.add_argument("--pg-port", type=int, default=None,
-                        help="also on a PostgreSQL cluster started on this port")
+    parser = bench_parser(__doc__, IntOption("--withdrawals", 60, "each way, per backend"),
+                          IntOption("--rounds", 200, "catalog queries timed"),
+                          IntOption("--pg-port", None,
+                                    "also on a PostgreSQL cluster started on this port"))
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     backends = ["sqlite", *(["postgresql"] if args.pg_port else [])]
@@ -133,8 +132,7 @@ def main() -> None:
                              pg_port=args.pg_port) for backend in backends}}
     result["machine_after"] = measured()["machine"]
     folder = {} if args.out is None else {"folder": args.out}
-    json_path, _ = write_results("bench_readback", result,
-                                 lambda png: plot(result, png), **folder)
+    json_path, _ = write_results("bench_readback", result, plot, **folder)
     for backend, figures in result["backends"].items():
         print(f"{backend}: found {figures['found']['median_ms']:.3f} ms; withdrawal"
               f" {figures['withdrawal_before']['median_ms']:.2f} ->"

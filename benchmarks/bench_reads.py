@@ -21,9 +21,7 @@ Writes benchmarks/results/bench_reads_<n>.json and a PNG next to it.
 
 from __future__ import annotations
 
-import argparse
 import json
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -36,7 +34,8 @@ from matplotlib.figure import Figure
 
 from benchmarks.bench_erasure import SEED, populated
 from benchmarks.bench_sweep import timed_sessions
-from benchmarks.output import measured, write_results
+from benchmarks.command_line import IntOption, run_sized
+from benchmarks.output import measured
 from optinface.consent.receipt_ends import ReceiptEnds
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
@@ -157,12 +156,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=10_000, help="consents in force")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench_reads_") as temporary:
-        result = run(n=args.n, folder=Path(temporary))
-    write_results(f"bench_reads_{args.n}", result, lambda path: plot(result, path))
+    result = run_sized("bench_reads", __doc__, run, plot,
+                       IntOption("--n", 10_000, "consents in force"))
     print(json.dumps({k: result[k] for k in ("n_consents", "populate_seconds", "idle",
                                              "summary", "ratios")}, indent=2))
 

@@ -13,7 +13,6 @@ taking turns round by round, and the check alone. Writes ``results/bench_receipt
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import statistics
@@ -23,6 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.command_line import IntOption, bench_parser
 from benchmarks.output import write_results
 from benchmarks.plots import labelled_figure
 from optinface.consent.crypto import canonical_json
@@ -89,11 +89,8 @@ def plot(result: dict[str, object], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=2000, help="rounds, the steps in turn")
-    args = parser.parse_args()
-    result = run(args.rounds)
-    write_results("bench_receipt_key_in_force", result, lambda path: plot(result, path))
+    parser = bench_parser(__doc__, IntOption("--rounds", 2000, "rounds, the steps in turn"))
+    write_results("bench_receipt_key_in_force", run(parser.parse_args().rounds), plot)
 
 
 if __name__ == "__main__":

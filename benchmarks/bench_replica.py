@@ -27,9 +27,7 @@ benchmarks/results/bench_replica_<n>.json and a PNG next to it.
 
 from __future__ import annotations
 
-import argparse
 import json
-import tempfile
 import time
 from collections.abc import Callable
 from contextlib import closing
@@ -38,7 +36,8 @@ from pathlib import Path
 from sqlalchemy import text
 
 from benchmarks.bench_erasure import populated
-from benchmarks.output import measured, spread, write_results
+from benchmarks.command_line import IntOption, run_sized
+from benchmarks.output import checked, measured, spread
 from benchmarks.plots import labelled_figure
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
@@ -59,8 +58,10 @@ def _timed(action: Callable[[], object], *, rounds: int,
     return samples
 
 
-def run(*, n: int, rounds: int, folder: Path, pg_port: int) -> dict[str, object]:
-    with postgres_server(pg_port, durable=True) as server:
+def run(*, n: int, rounds: int, folder: Path, pg_port: int | None = None) -> dict[str, object]:
+    """The catch-ups timed on N templates, on a PostgreSQL started on ``pg_port`` (a free port
+    unless told)."""
+    with postgres_server(pg_port or free_port(), durable=True) as server:
         settings = ConsentSettings(data_dir=folder / "worker", database_url=server.new_database(),
                                    index_max_elements=n + 1024)
         with closing(OptinFace.open(settings)) as service:
@@ -112,8 +113,7 @@ def _summary(values: list[float]) -> dict[str, float]:
 
 
 def plot(result: dict[str, object], path: Path) -> None:
-    samples = result["samples"]
-    assert isinstance(samples, dict)
+    samples = checked(result, "samples", dict)
     names = ["catch_up_ms", "compare_ms", "one_dropped_ms", "whole_save_ms", "rewound_ms"]
     title = f"Replica checks, {result['n_templates']:,} templates (PostgreSQL)"
     with labelled_figure(path, title=title, xlabel="", ylabel="ms per pass") as axes:
@@ -125,16 +125,11 @@ def plot(result: dict[str, object], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=100_000, help="templates in the ledger")
-    parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--pg-port", type=int, default=None,
-                        help="port of the PostgreSQL it starts (default: a free one)")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench_replica_") as temporary:
-        result = run(n=args.n, rounds=args.rounds, folder=Path(temporary),
-                     pg_port=args.pg_port or free_port())
-    write_results(f"bench_replica_{args.n}", result, lambda path: plot(result, path))
+    result = run_sized("bench_replica", __doc__, run, plot,
+                       IntOption("--n", 100_000, "templates in the ledger"),
+                       IntOption("--rounds", 20),
+                       IntOption("--pg-port", None,
+                                 "port of the PostgreSQL it starts (default: a free one)"))
     print(json.dumps({k: v for k, v in result.items() if k not in ("samples", "machine")},
                      indent=2))
 

@@ -21,9 +21,7 @@ held is the same transaction's on PostgreSQL (the advisory lock ``LEDGER_LOCK``)
 
 from __future__ import annotations
 
-import argparse
 import json
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
@@ -34,8 +32,8 @@ from unittest.mock import patch
 from sqlalchemy.orm import Session
 
 from benchmarks.bench_erasure import SEED, populated
+from benchmarks.command_line import IntOption, run_sized
 from benchmarks.modes import alternated, summary
-from benchmarks.output import write_results
 from benchmarks.plots import plot_mode_bars
 from optinface.consent import reconcile, service
 from optinface.consent.db import Database
@@ -107,22 +105,15 @@ def run(*, n: int, rounds: int, folder: Path) -> dict[str, object]:
 
 
 def plot(result: dict[str, object], path: Path) -> None:
-    medians = result["median_s"]
-    assert isinstance(medians, dict)
-    plot_mode_bars(medians, path=path, parts=(
+    plot_mode_bars(result, path=path, parts=(
         ("lock_held_s", "write lock held"), ("reconcile_s", "reconciliation")),
-        title=f"A start rebuilding its index, {result['n_templates']:,} templates "
-              f"({result['rounds']} rounds)")
+        title=f"A start rebuilding its index, {result['n_templates']:,} templates")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=10_000, help="templates in the ledger")
-    parser.add_argument("--rounds", type=int, default=2)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench_start_rebuild_") as temporary:
-        result = run(n=args.n, rounds=args.rounds, folder=Path(temporary))
-    write_results(f"bench_start_rebuild_{args.n}", result, lambda path: plot(result, path))
+    result = run_sized("bench_start_rebuild", __doc__, run, plot,
+                       IntOption("--n", 10_000, "templates in the ledger"),
+                       IntOption("--rounds", 2))
     print(json.dumps({k: result[k] for k in ("n_templates", "populate_seconds", "median_s",
                                              "machine")}, indent=2))
 

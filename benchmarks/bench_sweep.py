@@ -20,9 +20,7 @@ Writes benchmarks/results/bench_sweep_<n>.json and a PNG next to it.
 
 from __future__ import annotations
 
-import argparse
 import json
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -33,8 +31,8 @@ from unittest.mock import patch
 from sqlalchemy.orm import Session
 
 from benchmarks.bench_erasure import SEED, populated
+from benchmarks.command_line import IntOption, run_sized
 from benchmarks.modes import alternated, summary
-from benchmarks.output import write_results
 from benchmarks.plots import plot_mode_bars
 from optinface.consent import retention
 from optinface.consent.receipt_ends import ReceiptEnds
@@ -109,24 +107,17 @@ def run(*, n: int, rounds: int, folder: Path) -> dict[str, object]:
 
 
 def plot(result: dict[str, object], path: Path) -> None:
-    medians = result["median_s"]
-    assert isinstance(medians, dict)
-    plot_mode_bars(medians, path=path, parts=(
+    plot_mode_bars(result, path=path, parts=(
         ("write_transaction_s", "write transaction"),
         ("read_pass_longest_read_s", "read pass: its longest read"),
         ("read_pass_reads_s", "read pass: all its reads")),
-        title=f"First sweep of a process, {result['n_consents']:,} consents in force "
-              f"({result['rounds']} rounds)")
+        title=f"First sweep of a process, {result['n_consents']:,} consents in force")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=10_000, help="consents in force")
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench_sweep_") as temporary:
-        result = run(n=args.n, rounds=args.rounds, folder=Path(temporary))
-    write_results(f"bench_sweep_{args.n}", result, lambda path: plot(result, path))
+    result = run_sized("bench_sweep", __doc__, run, plot,
+                       IntOption("--n", 10_000, "consents in force"),
+                       IntOption("--rounds", 3))
     print(json.dumps({k: result[k] for k in ("n_consents", "populate_seconds", "median_s")},
                      indent=2))
 

@@ -28,7 +28,6 @@ call on an identify. Writes
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import tempfile
@@ -36,8 +35,9 @@ import time
 from itertools import count
 from pathlib import Path
 
+from benchmarks.command_line import IntOption, bench_parser
 from benchmarks.modes import alternated, medians
-from benchmarks.output import measured, write_results
+from benchmarks.output import checked, measured, write_results
 from benchmarks.plots import labelled_figure
 from optinface.consent.witness import CHECKPOINTS, SHARD, SUFFIX, Witness, write_once
 
@@ -109,8 +109,7 @@ def run(*, files: list[int], rounds: int, folder: Path) -> dict[str, object]:
 
 
 def plot(result: dict[str, object], path: Path) -> None:
-    rows = result["rows"]
-    assert isinstance(rows, list)
+    rows = checked(result, "rows", list)
     with labelled_figure(path, title="witness folder: listing + one checkpoint per call",
                          xlabel="checkpoint files already in the folder",
                          ylabel="ms per call (median)") as axes:
@@ -121,15 +120,13 @@ def plot(result: dict[str, object], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__, IntOption("--rounds", 41))
     parser.add_argument("--files", type=int, nargs="+", default=[0, 3000, 9000, 100_000])
-    parser.add_argument("--rounds", type=int, default=41)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_witness_folder_") as temporary:
         result = run(files=args.files, rounds=args.rounds, folder=Path(temporary))
-    write_results("bench_witness_folder", result, lambda path: plot(result, path))
-    rows = result["rows"]
-    assert isinstance(rows, list)
+    write_results("bench_witness_folder", result, plot)
+    rows = checked(result, "rows", list)
     print(json.dumps([{key: row[key] for key in ("files", "median_ms")} for row in rows]))
 
 

@@ -29,7 +29,6 @@ Writes benchmarks/results/bench_workers.json and bench_workers.png.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import tempfile
@@ -45,6 +44,7 @@ import httpx2
 import numpy as np
 from matplotlib.figure import Figure
 
+from benchmarks.command_line import IntOption, bench_parser
 from benchmarks.output import RESULTS, spread, write_results
 from optinface.api.cli.bench import machine, run_level, sample_faces
 from optinface.api.soft_person import SoftHttpPerson, probe_consent
@@ -231,10 +231,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=40, help="timed calls per operation")
-    parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--lag-samples", type=int, default=20)
+    parser = bench_parser(__doc__, IntOption("--requests", 40, "timed calls per operation"),
+                          IntOption("--concurrency", 4), IntOption("--lag-samples", 20))
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
@@ -259,7 +257,7 @@ def main() -> None:
                     print("replica lag", json.dumps(
                         {k: v for k, v in results["replica_lag"].items() if k != "samples_ms"}))
     results["machine"]["load_average_after"] = list(os.getloadavg())
-    write_results("bench_workers", results, lambda path: plot(results, path), folder=args.out)
+    write_results("bench_workers", results, plot, folder=args.out)
 
 
 if __name__ == "__main__":

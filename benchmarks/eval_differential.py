@@ -361,7 +361,7 @@ def evaluate(
         ],
         "seconds_total": round(time.perf_counter() - started, 1),
     }
-    write_results(name, report, lambda path: plot_group_rates(
+    write_results(name, report, lambda _, path: plot_group_rates(
         [panel for grouping, per_point in zip(groupings, results, strict=True)
          for panel in panels(grouping, per_point)],
         path=path,

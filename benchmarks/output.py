@@ -14,12 +14,16 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
 """The results folder of this checkout, wherever the bench is started from."""
+
+R = TypeVar("R", bound=Mapping[str, Any])
+"""A bench's result, as its ``plot`` takes it."""
+T = TypeVar("T")
 
 
 def write_json(name: str, result: Mapping[str, Any], *, folder: Path = RESULTS) -> Path:
@@ -42,18 +46,18 @@ def write_json(name: str, result: Mapping[str, Any], *, folder: Path = RESULTS) 
 
 def write_results(
     name: str,
-    result: Mapping[str, Any],
-    figure: Callable[[Path], object],
+    result: R,
+    plot: Callable[[R, Path], object],
     *,
     folder: Path = RESULTS,
 ) -> tuple[Path, Path]:
-    """Write ``result`` as ``NAME.json`` (:func:`write_json`), then have ``figure`` draw the
+    """Write ``result`` as ``NAME.json`` (:func:`write_json`), then have ``plot`` draw the
     same run as ``NAME.png`` beside it.
 
     Args:
         name: The stem both files share.
         result: The bench's result, JSON-serialisable.
-        figure: Draws the PNG at the path it is given (a bench's ``plot``, bound to ``result``).
+        plot: Draws ``result`` as a PNG at the path it is given (a bench's ``plot``).
         folder: Where to write both.
 
     Returns:
@@ -61,8 +65,16 @@ def write_results(
     """
     written = write_json(name, result, folder=folder)
     png = folder / f"{name}.png"
-    figure(png)
+    plot(result, png)
     return written, png
+
+
+def checked(result: Mapping[str, object], key: str, kind: type[T]) -> T:
+    """``result[key]``, checked to be the ``kind`` the bench's run put there (its ``rows``, a
+    list; its ``samples``, a dict): how a figure reads a result typed only as JSON."""
+    value = result[key]
+    assert isinstance(value, kind), f"{key} is a {type(value).__name__}, not a {kind.__name__}"
+    return value
 
 
 def measured(**machine_facts: object) -> dict[str, Any]:

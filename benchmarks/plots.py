@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
 from benchmarks.metrics import RocCurve
+from benchmarks.output import checked
 
 _FIGSIZE = (6.4, 4.8)
 _DPI = 120
@@ -156,7 +157,7 @@ def plot_bars(
 
 
 def plot_mode_bars(
-    medians: Mapping[str, Mapping[str, float]],
+    result: Mapping[str, object],
     *,
     parts: Sequence[tuple[str, str]],
     path: Path,
@@ -164,9 +165,10 @@ def plot_mode_bars(
 ) -> None:
     """Bars grouped by mode (a change measured before and after, in one run): for each mode,
     its median over the rounds of each of ``parts`` (the key, its label), as the result
-    states them (:func:`benchmarks.modes.medians`)."""
+    states them (:func:`benchmarks.modes.summary`); the title says over how many rounds."""
+    medians = checked(result, "median_s", dict)
     width = 0.8 / len(parts)
-    with labelled_figure(path, title=title, xlabel="",
+    with labelled_figure(path, title=f"{title} ({result['rounds']} rounds)", xlabel="",
                          ylabel="seconds (median of the rounds)") as axes:
         for offset, (key, label) in enumerate(parts):
             axes.bar([position + offset * width for position in range(len(medians))],

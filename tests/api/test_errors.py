@@ -36,7 +36,6 @@ from tests.support.api import (
     Keys,
     World,
     auth,
-    consent_act,
     deployment,
     make_keys,
     set_up_world,
@@ -208,7 +207,7 @@ def test_a_credential_holding_a_lone_surrogate_is_a_validation_error_and_gives_n
     """Found by fuzzing: JSON's ``"\\ud800"`` reached the consent's evidence, which has no
     UTF-8 form for it: a 500 once the passkey had verified."""
     person = world.people[world.subject]
-    signed = person.sign(consent_act(world.purpose_id, world.notice_id))
+    signed = person.sign(world.consent_act())
     signed["credential"]["clientExtensionResults"] = {"x": "\ud800"}
     consents = world.client.get(f"/v1/subjects/{world.subject}/consents", headers=person.headers)
     answer = world.client.post(f"/v1/subjects/{world.subject}/consents", headers=person.headers
@@ -392,7 +391,7 @@ def test_consent_to_an_unknown_purpose_is_refused(world: World) -> None:
     subject, token = world.new_subject()
     answer = world.client.post(
         f"/v1/subjects/{subject}/challenges",
-        json=consent_act("pur_unknown", world.notice_id),
+        json=world.consent_act("pur_unknown"),
         headers=auth(token),
     )
     _assert_error(answer, 404, "not_found")

@@ -26,7 +26,6 @@ from tests.support.api import (
     World,
     assert_refused,
     auth,
-    consent_act,
     declare_long_enough_ago,
     deployment,
     page_login,
@@ -175,7 +174,7 @@ def test_a_text_with_no_french_is_said_to_be_english_only_and_the_operator_is_to
         assert '<span lang="en">Ethics board</span>' in box
         assert box.count("(en anglais seulement)") == 2  # the name and the purpose
         challenge = client.post("/portal/challenge", headers={"X-CSRF-Token": csrf},
-                                json=consent_act(world.purpose_id, world.notice_id))
+                                json=world.consent_act())
         assert challenge.status_code == 200, challenge.text
         assert set(challenge.json()["statement"]["wording"]["englishOnly"]) == {
             "Ethics board", "audit of searches", "consent"}  # signed: told English only
@@ -200,7 +199,7 @@ def test_the_wording_signed_is_the_one_the_page_showed(tmp_path: Path,
         world = set_up_world(client, keys)
         csrf = portal_session(client, world.people[world.subject])
         shown = client.get("/portal").text.split('name="wording_sha256" value="')[1].split('"')[0]
-        act = {**consent_act(world.purpose_id, world.notice_id), "wording_sha256": shown}
+        act = {**world.consent_act(), "wording_sha256": shown}
         asked = client.post("/portal/challenge", headers={"X-CSRF-Token": csrf}, json=act)
         assert asked.status_code == 200, asked.text
         wording = asked.json()["statement"]["wording"]

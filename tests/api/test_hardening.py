@@ -3,11 +3,12 @@ cookies off loopback."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from optinface.api.app import create_app
@@ -21,7 +22,6 @@ from optinface.consent.service import OptinFace
 from tests.support.api import (
     World,
     auth,
-    consent_act,
     expire_subject_token,
     page_login,
     portal_session,
@@ -42,7 +42,7 @@ def _refused_as_validation_error(answer: object, field: str) -> None:
 
 
 def test_a_consent_expiry_without_a_utc_offset_is_refused(world: World) -> None:
-    body = {**consent_act(world.purpose_id, world.notice_id), "expires_at": BARE_TIME}
+    body = {**world.consent_act(), "expires_at": BARE_TIME}
     answer = world.client.post(
         f"/v1/subjects/{world.subject}/challenges", json=body, headers=auth(world.subject_token)
     )
@@ -221,19 +221,22 @@ def _failures_logged(service: OptinFace, world: World) -> int:
     return sum(int(e["failures"]) for e in _login_failure_events(service, world))  # type: ignore[call-overload]
 
 
-def _throttling_app(api_settings: ApiSettings, service: OptinFace, *, burst: int) -> FastAPI:
-    """An app on ``service`` where a client's ``burst`` failed authentications make it wait."""
+@contextmanager
+def _guesser(api_settings: ApiSettings, service: OptinFace, *, burst: int,
+             address: str) -> Iterator[TestClient]:
+    """A client at ``address`` on an app on ``service`` where a client's ``burst`` failed
+    authentications make it wait (its ``app``, for another client of the same server)."""
     tight = api_settings.model_copy(
         update={"auth_failures_per_minute": 0.01, "auth_failure_burst": burst})
-    return create_app(tight, service=service)
+    with TestClient(create_app(tight, service=service), client=(address, 4000)) as guesser:
+        yield guesser
 
 
 def test_failed_authentications_are_throttled_per_client_before_authenticating(
     api_settings: ApiSettings, service: OptinFace, world: World
 ) -> None:
-    app = _throttling_app(api_settings, service, burst=3)
     before = _failures_logged(service, world)
-    with TestClient(app, client=("192.0.2.7", 4000)) as guesser:
+    with _guesser(api_settings, service, burst=3, address="192.0.2.7") as guesser:
         # A good key used first: its row is kept, so it answers without reading the ledger.
         assert guesser.get("/v1/purposes", headers=auth(world.keys.admin)).status_code == 200
         guesses = [
@@ -242,7 +245,7 @@ def test_failed_authentications_are_throttled_per_client_before_authenticating(
         ]
         # Refused before its secret is looked at: even a good key, kept or not, waits now.
         good_from_guesser = guesser.get("/v1/purposes", headers=auth(world.keys.admin))
-    with TestClient(app, client=("192.0.2.8", 4000)) as other:  # the same server
+    with TestClient(guesser.app, client=("192.0.2.8", 4000)) as other:  # the same server
         good_from_other = other.get("/v1/purposes", headers=auth(world.keys.admin))
     assert guesses == [401, 401, 401, 429, 429, 429]
     assert good_from_guesser.status_code == 429
@@ -304,9 +307,8 @@ def test_the_core_refuses_a_key_name_that_is_not_one_printable_line(
 def test_failed_page_logins_are_throttled_per_client_too(
     api_settings: ApiSettings, service: OptinFace, world: World
 ) -> None:
-    app = _throttling_app(api_settings, service, burst=2)
     before = _failures_logged(service, world)
-    with TestClient(app, client=("192.0.2.9", 4000)) as guesser:
+    with _guesser(api_settings, service, burst=2, address="192.0.2.9") as guesser:
         answers = []
         for secret in [*(f"key_{n:016x}.guess" for n in range(3)), world.keys.reviewer]:
             form = guesser.get("/review")

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.support.api import World, assert_refused, auth, consent_act
+from tests.support.api import World, assert_refused, auth
 
 pytestmark = pytest.mark.shared_deployment
 
@@ -151,7 +151,7 @@ def test_a_notice_language_is_a_language_tag(world: World) -> None:
 def test_a_consent_is_given_in_the_language_of_its_notice(world: World) -> None:
     challenges = f"/v1/subjects/{world.subject}/challenges"
     person = auth(world.subject_token)
-    act = consent_act(world.purpose_id, world.notice_id)
+    act = world.consent_act()
     assert_refused(world.client.post(challenges, json={**act, "language": "klingon\x00"},
                                      headers=person), 422, "validation_error")
     other = world.client.post(challenges, json={**act, "language": "fr-CA"}, headers=person)

@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from optinface.api.soft_person import SoftHttpPerson
 from optinface.api.web import vocabulary
 from optinface.api.web.french import FRENCH
 from optinface.api.web.i18n import Language, Words
@@ -26,7 +25,6 @@ from optinface.consent import access
 from optinface.engine.pipeline import FacePipeline
 from optinface.engine.samples import encode
 from tests.support.api import (
-    ORIGIN,
     World,
     auth,
     deployment,
@@ -79,8 +77,7 @@ def test_my_data_reads_in_french_every_label(world: World, portrait_jpegs: list[
 
 def test_my_data_lists_every_passkey_that_acts_for_the_person(world: World) -> None:
     minor, answer = world.new_person(age="minor_13")
-    SoftHttpPerson.take_over(world.client, answer["guardian_enrolment"]["secret"],
-                             origin=ORIGIN)
+    world.take_over(answer["guardian_enrolment"]["secret"])
     portal_session(world.client, minor)
     page = _text(world.client.get("/portal/data").text)
     listed = page.split("Passkeys that act for you (2)")[1].split("Consents (")[0]

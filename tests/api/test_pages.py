@@ -17,7 +17,6 @@ from fastapi.testclient import TestClient
 
 from optinface.api.app import create_app
 from optinface.api.settings import ApiSettings
-from optinface.api.soft_person import SoftHttpPerson
 from optinface.api.web.i18n import Language
 from optinface.api.web.reader_words import words_in
 from optinface.consent.receipts import subject_signature_problem, verify_receipt
@@ -25,13 +24,10 @@ from optinface.consent.service import OptinFace
 from optinface.engine.pipeline import FacePipeline
 from tests.api.browser import DESKTOP, chromium_page, localhost, shot, virtual_authenticator
 from tests.support.api import (
-    ORIGIN,
     World,
     assert_refused,
     auth,
-    consent_act,
     deployment,
-    in_a_year,
     portal_session,
     portal_signature,
     publish_purpose,
@@ -564,9 +560,7 @@ def test_a_consent_receipt_restates_the_purposes_signed_after_one_use_stopped(
 ) -> None:
     world, purpose_b = two_studies
     person = world.people[world.subject]
-    both = [world.purpose_id, purpose_b]
-    consent_id = person.consent(purposes=both, notice_id=world.notice_id,
-                                expires_at=in_a_year())["consent"]["id"]
+    consent_id = world.consent(world.subject, purposes=[world.purpose_id, purpose_b])
     person.withdraw(consent_id, purpose_b)
     portal_session(world.client, person)
     assert "You agreed that we use your face for: Study A, Study B." in _receipt_text(
@@ -580,8 +574,7 @@ def test_a_guardians_receipt_speaks_of_the_face_of_the_person_they_act_for(
 ) -> None:
     """A guardian signs for a child: the receipt says whose face it is about."""
     _, answer = world.new_person(age="under_13")
-    guardian = SoftHttpPerson.take_over(world.client, answer["guardian_enrolment"]["secret"],
-                                        origin=ORIGIN)
+    guardian = world.take_over(answer["guardian_enrolment"]["secret"])
     given = guardian.consent(purposes=[world.purpose_id], notice_id=world.notice_id,
                              expires_at=(datetime.now(UTC) + timedelta(days=30)).isoformat())
     portal_session(world.client, guardian)
@@ -597,11 +590,10 @@ def test_the_consent_form_offers_only_durations_that_can_hold(
     portal_session(world.client, world.people[world.subject])
     assert _offered_durations(world.client.get("/portal").text) == [30, 365, 3 * 365]
     _, answer = world.new_person(age="under_13")
-    guardian = SoftHttpPerson.take_over(world.client, answer["guardian_enrolment"]["secret"],
-                                        origin=ORIGIN)
+    guardian = world.take_over(answer["guardian_enrolment"]["secret"])
     csrf = portal_session(world.client, guardian)
     assert _offered_durations(world.client.get("/portal").text) == [30, 365]
-    too_long = {**consent_act(purpose_b, world.notice_id),
+    too_long = {**world.consent_act(purpose_b),
                 "expires_at": (datetime.now(UTC) + timedelta(days=3 * 365)).isoformat()}
     refused = world.client.post("/portal/challenge", json=too_long,
                                 headers={"X-CSRF-Token": csrf})

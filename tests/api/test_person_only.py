@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from optinface.api.soft_person import SoftHttpPerson, SoftPersonFailed, probe_consent
+from optinface.api.soft_person import SoftPersonFailed, probe_consent
 from optinface.consent.service import OptinFace
 from optinface.consent.soft_authenticator import SoftAuthenticator
 from optinface.engine.pipeline import FacePipeline
@@ -22,7 +22,6 @@ from tests.support.api import (
     World,
     assert_refused,
     auth,
-    consent_act,
     deployment,
     in_a_year,
     operators,
@@ -36,7 +35,7 @@ pytestmark = pytest.mark.shared_deployment
 
 
 def test_an_operator_key_cannot_give_consent_in_a_subjects_name(world: World) -> None:
-    signed = world.people[world.subject].sign(consent_act(world.purpose_id, world.notice_id))
+    signed = world.people[world.subject].sign(world.consent_act())
     old_style = {"purposes": [world.purpose_id], "notice_id": world.notice_id, "language": "en",
                  "method": "e_signature", "evidence": "anything", "expires_at": in_a_year()}
     for key in operators(world):
@@ -44,7 +43,7 @@ def test_an_operator_key_cannot_give_consent_in_a_subjects_name(world: World) ->
             assert_refused(world.client.post(f"/v1/subjects/{world.subject}/consents", json=body,
                                              headers=auth(key)), 403, "subject_credential_required")
         assert_refused(world.client.post(f"/v1/subjects/{world.subject}/challenges",
-                                         json=consent_act(world.purpose_id, world.notice_id),
+                                         json=world.consent_act(),
                                          headers=auth(key)), 403, "subject_credential_required")
 
 
@@ -144,7 +143,7 @@ def test_the_first_link_used_voids_every_other_so_no_second_passkey_is_added(
     whoever asked for it, registers nothing more."""
     pseudonym, handed, kept = _desk_shell_and_kept_link(world)
     first, other = (handed, kept) if used == "handed" else (kept, handed)
-    person = SoftHttpPerson.take_over(world.client, first, origin=ORIGIN)
+    person = world.take_over(first)
     assert person.pseudonym == pseudonym
     assert_refused(world.client.post("/v1/passkeys/registration-options", json={"link": other}),
                    410, "link_invalid")
@@ -154,7 +153,7 @@ def test_two_links_raced_at_once_register_one_passkey_only(world: World) -> None
     pseudonym, handed, kept = _desk_shell_and_kept_link(world)
     desk_options = world.client.post("/v1/passkeys/registration-options", json={"link": kept})
     assert desk_options.status_code == 200, desk_options.text  # opened before the person's
-    person = SoftHttpPerson.take_over(world.client, handed, origin=ORIGIN)
+    person = world.take_over(handed)
     desk = SoftAuthenticator(origin=ORIGIN)
     assert_refused(world.client.post("/v1/passkeys/registrations", json={
         "ceremony_id": desk_options.json()["ceremony_id"],
@@ -167,15 +166,14 @@ def test_a_minors_own_token_cannot_claim_parental_authority(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
     minor, answer = world.new_person(age="minor_13")
-    act = {**consent_act(world.purpose_id, world.notice_id), "given_by": "parental_authority"}
+    act = {**world.consent_act(), "given_by": "parental_authority"}
     assert_refused(world.client.post(f"/v1/subjects/{minor.pseudonym}/challenges", json=act,
                                      headers=minor.headers), 403, "capacity_not_held")
     with pytest.raises(SoftPersonFailed) as own:
         minor.consent(purposes=[world.purpose_id], notice_id=world.notice_id,
                       expires_at=in_a_year())
     assert own.value.response.json()["code"] == "guardian_consent_required"
-    guardian = SoftHttpPerson.take_over(world.client, answer["guardian_enrolment"]["secret"],
-                                        origin=ORIGIN)
+    guardian = world.take_over(answer["guardian_enrolment"]["secret"])
     assert guardian.pseudonym == minor.pseudonym
     given = guardian.consent(purposes=[world.purpose_id], notice_id=world.notice_id,
                              expires_at=in_a_year())

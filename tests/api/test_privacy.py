@@ -18,7 +18,6 @@ from tests.support.api import (
     World,
     assert_refused,
     auth,
-    consent_act,
     deployment,
     portal_session,
     set_up_world,
@@ -258,7 +257,7 @@ def test_the_recipients_are_shown_before_signing_and_named_in_the_signed_receipt
         box = client.get("/portal").text.split('id="before-you-agree"')[1].split("</details>")[0]
         assert "Ethics board (audit of searches)" in box and "nobody as a rule" not in box
         challenge = client.post("/portal/challenge", headers={"X-CSRF-Token": csrf},
-                                json=consent_act(world.purpose_id, world.notice_id))
+                                json=world.consent_act())
         assert challenge.status_code == 200, challenge.text
         assert challenge.json()["statement"]["recipients"] == [board]
         signed = client.get(f"/portal/receipts/{world.consent_id}.json").json()

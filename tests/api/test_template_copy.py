@@ -15,10 +15,9 @@ import httpx2
 import numpy as np
 import pytest
 
-from optinface.api.soft_person import SoftHttpPerson
 from optinface.consent.roles import Role
 from optinface.engine.pipeline import FacePipeline
-from tests.support.api import ORIGIN, World, assert_refused, auth, in_a_year
+from tests.support.api import World, assert_refused, auth, in_a_year
 
 pytestmark = pytest.mark.shared_deployment
 
@@ -82,8 +81,7 @@ def test_the_guardian_of_a_minor_gets_the_vectors_as_for_the_export(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
     minor, answer = world.new_person(age="minor_13")
-    guardian = SoftHttpPerson.take_over(world.client, answer["guardian_enrolment"]["secret"],
-                                        origin=ORIGIN)
+    guardian = world.take_over(answer["guardian_enrolment"]["secret"])
     given = guardian.consent(purposes=[world.purpose_id], notice_id=world.notice_id,
                              expires_at=in_a_year())
     enrolled = guardian.enrol(given["consent"]["id"], portrait_jpegs[2], desk=world.keys.portal)

@@ -26,7 +26,6 @@ from tests.support.api import (
     World,
     assert_refused,
     auth,
-    consent_act,
     ok,
     portal_session,
     portal_signature,
@@ -176,20 +175,20 @@ def test_while_the_witness_is_stalled_a_person_signs_in_to_end_processing_and_on
             "csrf": csrf, "consent_id": other, "purpose_id": world.purpose_id,
             "signed": portal_signature(world.client, csrf, person, withdrawal)})
         assert_refused(world.client.post("/portal/challenge", headers={"X-CSRF-Token": csrf},
-                                         json=consent_act(world.purpose_id, world.notice_id)),
+                                         json=world.consent_act()),
                        403, "ends_processing_only")
     consents = ok(world.client.get(f"/v1/subjects/{world.subject}/consents",
                                    headers=person.headers))
     assert {c["id"]: c["status"] for c in consents}[other] == "withdrawn"
     assert_refused(world.client.post("/portal/challenge", headers={"X-CSRF-Token": csrf},
-                                     json=consent_act(world.purpose_id, world.notice_id)),
+                                     json=world.consent_act()),
                    403, "ends_processing_only")
     csrf = portal_session(world.client, person)
     page = world.client.get("/portal").text
     assert 'id="ends-processing-only"' not in page
     assert all(form in page for form in _FORMS)
     ok(world.client.post("/portal/challenge", headers={"X-CSRF-Token": csrf},
-                         json=consent_act(world.purpose_id, world.notice_id)))
+                         json=world.consent_act()))
 
 
 def test_a_sign_in_asked_before_the_stall_waits_for_the_folder(

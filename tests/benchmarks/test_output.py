@@ -14,8 +14,8 @@ from benchmarks.output import RESULTS, measured, write_json, write_results
 from benchmarks.plots import labelled_figure
 
 
-def _figure(path: Path) -> None:
-    with labelled_figure(path, title="t", xlabel="x", ylabel="y") as axes:
+def _figure(result: dict[str, object], path: Path) -> None:
+    with labelled_figure(path, title=f"{len(result)} fields", xlabel="x", ylabel="y") as axes:
         axes.plot([1, 2], [3, 4])
 
 
@@ -32,7 +32,7 @@ def test_results_are_a_json_and_a_png_of_one_name_in_a_folder_made_for_them(
 
 
 def test_the_json_is_written_before_the_figure_is_drawn(tmp_path: Path) -> None:
-    def failing(path: Path) -> None:
+    def failing(result: dict[str, int], path: Path) -> None:
         assert (tmp_path / "bench_x.json").is_file()  # the numbers are kept whatever the plot
         raise RuntimeError("the plot failed")
 

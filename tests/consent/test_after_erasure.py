@@ -32,7 +32,7 @@ from optinface.consent.tables import (
     Tombstone,
 )
 from tests.support.backends import both_backends
-from tests.support.consent import FakeClock, make_world, outside_sql, row_count
+from tests.support.consent import FakeClock, make_world, outside_sql, row_count, sign_in_answer
 
 pytestmark = both_backends
 
@@ -90,10 +90,8 @@ def test_a_passkey_of_an_erased_record_is_told_when_it_was_erased(
         stranger = SoftAuthenticator(origin=authenticator.origin)
         stranger.create({"rp": {"id": challenge.options["rpId"]}, "user": {"id": "c3RyYW5nZXI"},
                          "challenge": "c3RyYW5nZXI"})
-        challenge = service.sign_in_options()
         with pytest.raises(PasskeyInvalid):  # a passkey nobody erased: the usual refusal
-            service.sign_in(PasskeyResponse(ceremony_id=challenge.ceremony_id,
-                                            credential=stranger.get(challenge.options)))
+            service.sign_in(sign_in_answer(service, stranger))
         with service.runtime.db.transaction() as session:
             kept = [*session.scalars(select(ErasedCredential.credential_hash)),
                     *session.scalars(select(ErasureReceiptCode.code_hash))]
@@ -152,9 +150,7 @@ def test_the_proof_of_an_erasure_is_deleted_five_years_after_it(
             return _proof_kept(service)
 
         def sign_in() -> None:
-            challenge = service.sign_in_options()
-            service.sign_in(PasskeyResponse(ceremony_id=challenge.ceremony_id,
-                                            credential=authenticator.get(challenge.options)))
+            service.sign_in(sign_in_answer(service, authenticator))
 
         clock.advance(days=365 * RECEIPT_YEARS)
         service.sweep()

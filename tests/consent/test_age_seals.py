@@ -18,9 +18,8 @@ from sqlalchemy import select
 
 from optinface.consent import row_seals
 from optinface.consent.errors import Unauthenticated
-from optinface.consent.schemas import AgeCategory, ConsentCapacity, PasskeyResponse, SignedIn
+from optinface.consent.schemas import AgeCategory, ConsentCapacity
 from optinface.consent.service import OptinFace
-from optinface.consent.soft_authenticator import SoftAuthenticator
 from optinface.consent.soft_person import SoftPerson
 from optinface.consent.tables import AuditEvent
 from tests.support.backends import both_backends
@@ -28,6 +27,7 @@ from tests.support.consent import (
     FakeClock,
     World,
     make_world,
+    new_subject_token,
     outside_sql,
     refused,
     row_count,
@@ -46,12 +46,6 @@ def _own_consent(world: World, person: SoftPerson) -> str:
                           expires_at=world.clock.now() + timedelta(days=300)).consent.id
 
 
-def _sign_in(service: OptinFace, device: SoftAuthenticator) -> SignedIn:
-    challenge = service.sign_in_options()
-    return service.sign_in(PasskeyResponse(ceremony_id=challenge.ceremony_id,
-                                           credential=device.get(challenge.options)))
-
-
 def _refusals(service: OptinFace, code: str) -> int:
     return row_count(service, AuditEvent, AuditEvent.action == "refused",
                      AuditEvent.outcome == code)
@@ -68,8 +62,8 @@ def test_a_child_made_an_adult_in_the_database_consents_for_no_one(
     child = world.person(age=AgeCategory.MINOR_13)
     refused("guardian_consent_required", lambda: _own_consent(world, child))
     guardians = world.consent(child.pseudonym).consent  # given while the row was the service's
-    guardian = world.guardians[child.pseudonym].authenticator
-    token = _sign_in(service, guardian).subject_token
+    guardian = world.guardians[child.pseudonym]
+    token = new_subject_token(service, guardian)
     _made_an_adult(service, child.pseudonym)
     with caplog.at_level(logging.ERROR, logger=ROW_SEALS_LOG):
         refused("age_unsealed", lambda: _own_consent(world, child))
@@ -80,7 +74,7 @@ def test_a_child_made_an_adult_in_the_database_consents_for_no_one(
     refused("age_unsealed", lambda: world.consent(child.pseudonym))  # nor the guardian's
     refused("age_unsealed", lambda: world.enrol(child.pseudonym, guardians.id,
                                                 portrait_jpegs[0]))
-    refused("age_unsealed", lambda: _sign_in(service, guardian))  # nor signs them in
+    refused("age_unsealed", lambda: new_subject_token(service, guardian))  # nor signs them in
     with pytest.raises(Unauthenticated):  # and the token it had opens nothing
         service.authenticate(token)
     assert row_count(service, AuditEvent, AuditEvent.action == "consent_given") == 1
@@ -96,7 +90,7 @@ def test_a_guardians_token_opens_nothing_once_the_age_is_edited_even_left_a_mino
     service = world.service
     child = world.person(age=AgeCategory.MINOR_13)
     world.consent(child.pseudonym)
-    token = _sign_in(service, world.guardians[child.pseudonym].authenticator).subject_token
+    token = new_subject_token(service, world.guardians[child.pseudonym])
     assert service.authenticate(token).capacity == ConsentCapacity.PARENTAL_AUTHORITY
     outside_sql(service, "UPDATE subjects SET age_declared_on = :d WHERE pseudonym = :p",
                 d=world.clock.now().date() - timedelta(days=1), p=child.pseudonym)

@@ -44,7 +44,6 @@ from optinface.consent.schemas import (
     ErasureReason,
     LinkSecret,
     Operation,
-    PasskeyResponse,
     SubjectCreate,
 )
 from optinface.consent.service import OptinFace
@@ -57,6 +56,7 @@ from tests.support.consent import (
     FakeClock,
     World,
     make_world,
+    new_subject_token,
     outside_copy,
     outside_put_back,
     outside_sql,
@@ -67,15 +67,6 @@ from tests.support.polling import eventually
 from tests.support.postgres import PostgresServer
 
 ORDER = "CAI-RT5-3"
-
-
-def _token(world: World, pseudonym: str) -> str:
-    """The person's own subject token from a passkey sign-in (the red team's T)."""
-    person = world.people[pseudonym]
-    challenge = world.service.sign_in_options()
-    return world.service.sign_in(PasskeyResponse(
-        ceremony_id=challenge.ceremony_id,
-        credential=person.authenticator.get(challenge.options))).subject_token
 
 
 def _erase(world: World, *pseudonyms: str) -> None:
@@ -101,7 +92,7 @@ def _no_way_into(world: World, pseudonym: str) -> None:
                                                      vectors=True))
     refused("subject_erased", lambda: service.new_enrolment_link(
         actor=world.portal, subject=pseudonym, capacity=ConsentCapacity.SELF))
-    refused("subject_erased", lambda: _token(world, pseudonym))
+    refused("subject_erased", lambda: new_subject_token(world.service, world.people[pseudonym]))
 
 
 def _signed_acts(world: World, pseudonym: str, consent_id: str, portrait: bytes) -> None:
@@ -121,7 +112,7 @@ def test_an_erased_subjects_rows_put_back_by_sql_open_no_way_into_them(
     alone keeps the rows from acting."""
     erased, consent_id = world.subject()
     world.enrol(erased, consent_id, portrait_jpegs[0])
-    token = _token(world, erased)
+    token = new_subject_token(world.service, world.people[erased])
     tables = ("subjects", "subject_keys", "templates", "passkey_credentials", "subject_tokens")
     copied = {table: outside_copy(world.service, table) for table in tables}
     [subject_id] = [row["id"] for row in copied["subjects"] if row["pseudonym"] == erased]
@@ -171,7 +162,7 @@ def test_a_copy_restored_behind_the_running_service_is_replayed_before_it_answer
     service = world.service
     erased, consent_id = world.subject()
     world.enrol(erased, consent_id, portrait_jpegs[0])
-    token = _token(world, erased)
+    token = new_subject_token(world.service, world.people[erased])
     handed = service.create_subject(actor=world.portal,  # a link handed over, unused yet
                                     body=SubjectCreate(age_category=AgeCategory.ADULT))
     opted, _ = world.subject()

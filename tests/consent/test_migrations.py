@@ -22,12 +22,11 @@ from optinface.consent.schemas import (
     AuditFilter,
     ErasureReason,
     IncidentCreate,
-    PasskeyResponse,
 )
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.soft_authenticator import SoftAuthenticator
-from optinface.consent.soft_person import DEFAULT_ORIGIN, SoftPerson
+from optinface.consent.soft_person import DEFAULT_ORIGIN
 from optinface.consent.tables import AuditEvent, Base, Consent, SubjectToken
 from optinface.engine.pipeline import FacePipeline
 from tests.support.api import FRENCH
@@ -38,6 +37,7 @@ from tests.support.consent import (
     World,
     admin_step_up,
     make_world,
+    new_subject_token,
     outside_sql,
     refused,
     register_admin_passkey,
@@ -296,14 +296,6 @@ def test_a_migration_below_0035_drops_the_age_seals_and_upgrading_again_seals_no
 
 
 @both_backends
-def _token_of(world: World, person: SoftPerson) -> str:
-    """The subject token ``person``'s sign-in with their passkey issues."""
-    challenge = world.service.sign_in_options()
-    return world.service.sign_in(PasskeyResponse(
-        ceremony_id=challenge.ceremony_id,
-        credential=person.authenticator.get(challenge.options))).subject_token
-
-
 def test_a_migration_below_0036_drops_the_token_seals_and_upgrading_again_seals_nothing(
     world: World,
 ) -> None:
@@ -311,7 +303,7 @@ def test_a_migration_below_0036_drops_the_token_seals_and_upgrading_again_seals_
     again, the adoption, chained once already, is not run again: the token authenticates no
     one until the operator, with the key store, seals it again (``optinface keys reseal``)."""
     person = world.person()
-    token = _token_of(world, person)
+    token = new_subject_token(world.service, person)
     engine = world.service.runtime.db.engine
     migrate(engine, "0036-1", down=True)  # the revision before 0036, whichever it is
     assert not {"seal", "owner_hash"} & columns(engine, "subject_tokens")
@@ -420,7 +412,8 @@ def test_a_migration_below_0039_drops_the_issuing_passkey_and_older_tokens_keep_
     before 0039, sealed without it, still authenticates."""
     person = world.person()
 
-    issued_since, issued_before = _token_of(world, person), _token_of(world, person)
+    issued_since, issued_before = (new_subject_token(world.service, person),
+                                   new_subject_token(world.service, person))
     with world.service.runtime.db.transaction() as session:  # sealed as before 0039
         token = session.get(SubjectToken, issued_before.split(".")[0])
         assert token is not None and token.credential_hash is not None
@@ -465,7 +458,7 @@ def test_a_migration_below_0041_forgets_each_tokens_last_use_and_every_token_sti
     seal covers it, so every token authenticates as before, and upgraded again its last use is
     recorded anew at its next use."""
     person = world.person()
-    token = _token_of(world, person)
+    token = new_subject_token(world.service, person)
     actor = world.service.authenticate(token)
     [listed] = [t for t in world.service.subject_tokens(actor=actor, subject=person.pseudonym)
                 if t.current]
@@ -491,13 +484,13 @@ def test_a_migration_below_0042_deletes_the_tokens_limited_to_ending_processing_
     other token authenticates as before, upgraded again too."""
     person = world.person()
 
-    unlimited = _token_of(world, person)
+    unlimited = new_subject_token(world.service, person)
     world.service.witness_audit()
     with checkpoints_refused(world.service.settings.witness_dir):
         world.service.list_consents(actor=world.admin, subject=person.pseudonym)  # an event
         world.service.witness_audit()
         assert world.service.witness_stalled
-        limited = _token_of(world, person)
+        limited = new_subject_token(world.service, person)
     world.service.witness_audit()
     limited_id = world.service.authenticate(limited).key_id
     assert world.service.authenticate(limited).ends_processing_only

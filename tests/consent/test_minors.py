@@ -21,13 +21,12 @@ from optinface.consent.schemas import (
     ConsentGiven,
     ErasureReason,
     Operation,
-    PasskeyResponse,
     SubjectCreate,
 )
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.soft_person import SoftPerson
 from tests.support.backends import both_backends
-from tests.support.consent import World, refused
+from tests.support.consent import World, new_subject_token, refused
 from tests.support.files import readable_occurrences, template_bytes
 
 
@@ -243,14 +242,6 @@ def test_ones_own_consent_expiring_before_the_guardians_ends_the_templates_it_to
 
 
 @both_backends
-def _guardian_signs_in(world: World, guardian: SoftPerson) -> str:
-    """The guardian signs in with their passkey: the token the sign-in hands them."""
-    challenge = world.service.sign_in_options()
-    return world.service.sign_in(PasskeyResponse(
-        ceremony_id=challenge.ceremony_id,
-        credential=guardian.authenticator.get(challenge.options))).subject_token
-
-
 def test_once_of_age_only_the_persons_own_passkey_acts_for_them(
     world: World, portrait_jpegs: list[bytes]
 ) -> None:
@@ -263,12 +254,12 @@ def test_once_of_age_only_the_persons_own_passkey_acts_for_them(
     minor = _minor_in_quebec(world)
     guardians = world.consent(minor.pseudonym).consent
     guardian = world.signer(minor.pseudonym)
-    token = _guardian_signs_in(world, guardian)
+    token = new_subject_token(world.service, guardian)
     world.service.authenticate(token)  # before the birthday: the guardian's token works
     _days_after_the_birthday(world, 10)
     with pytest.raises(Unauthenticated):
         world.service.authenticate(token)
-    refused("capacity_not_held", lambda: _guardian_signs_in(world, guardian))
+    refused("capacity_not_held", lambda: new_subject_token(world.service, guardian))
     refused("capacity_not_held", lambda: world.consent(minor.pseudonym))
     refused("capacity_not_held", lambda: guardian.set_searchable(True))
     refused("capacity_not_held", lambda: world.enrol(minor.pseudonym, guardians.id, image))

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from optinface.consent import page_sessions
 from optinface.consent.errors import SubjectErased, Unauthenticated
-from optinface.consent.schemas import ErasureReason, PasskeyResponse, SignedIn
+from optinface.consent.schemas import ErasureReason, SignedIn
 from optinface.consent.service import OptinFace
 from optinface.consent.settings import ConsentSettings
 from optinface.consent.soft_person import SoftPerson
@@ -27,6 +27,7 @@ from tests.support.consent import (
     outside_put_back,
     outside_sql,
     row_count,
+    sign_in_answer,
 )
 from tests.support.files import occurrences
 
@@ -164,16 +165,9 @@ def test_an_expiry_pushed_out_in_the_database_makes_the_row_open_nothing(
     assert found is not None and found.secret == SECRET
 
 
-def _signed(service: OptinFace, person: SoftPerson) -> PasskeyResponse:
-    """The person's passkey answer to a fresh sign-in challenge."""
-    challenge = service.sign_in_options()
-    return PasskeyResponse(ceremony_id=challenge.ceremony_id,
-                           credential=person.authenticator.get(challenge.options))
-
-
 def _portal_sign_in(service: OptinFace, person: SoftPerson) -> tuple[SignedIn, str]:
     """The portal's passkey sign-in, as the page asks it: the person and the session's id."""
-    return service.sign_in_to_page(_signed(service, person), lifetime=LIFETIME)
+    return service.sign_in_to_page(sign_in_answer(service, person.authenticator), lifetime=LIFETIME)
 
 
 @both_backends
@@ -188,7 +182,8 @@ def test_a_portal_sessions_token_expires_with_it_and_the_apis_sign_in_keeps_its_
     assert found is not None and found.secret == signed.subject_token
     assert row.expires_at == signed.token_expires_at
     assert service.authenticate(found.secret).subject == person.pseudonym
-    own = service.sign_in(_signed(service, person))  # the API's: the token the person keeps
+    # The API's sign-in: the token the person keeps.
+    own = service.sign_in(sign_in_answer(service, person.authenticator))
     assert own.token_expires_at == clock.now() + timedelta(days=settings.subject_token_days)
     clock.advance(seconds=LIFETIME.total_seconds())
     with pytest.raises(Unauthenticated):
@@ -205,7 +200,8 @@ def test_log_out_revokes_the_token_so_rows_put_back_from_a_copy_open_nothing(
     world: World, service: OptinFace
 ) -> None:
     person = world.person()
-    own = service.sign_in(_signed(service, person))  # a token the person keeps, for the API
+    # A token the person keeps, for the API.
+    own = service.sign_in(sign_in_answer(service, person.authenticator))
     _, session_id = _portal_sign_in(service, person)
     found = service.page_session(session_id, "portal")
     assert found is not None

@@ -12,9 +12,10 @@ import os
 import secrets
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import NamedTuple
 
 import pkcs11
 import pytest
@@ -92,25 +93,48 @@ def _assert_the_one_key_is_unextractable(settings: ConsentSettings) -> None:
         assert key[Attribute.EXTRACTABLE] is False and key[Attribute.SENSITIVE] is True
 
 
-def test_softhsm_round_trip_wraps_in_the_token_and_destroy_is_final(
-    hsm_settings: ConsentSettings,
+class _KeyKind(NamedTuple):
+    """The store's calls for one kind of key it makes on the token, each taking the store
+    first (a wrap and an unwrap also take the ``associated`` data the blob is bound to)."""
+
+    new: Callable[[Pkcs11KeyStore], int]
+    wrap: Callable[..., bytes]
+    unwrap: Callable[..., bytes]
+    destroy: Callable[[Pkcs11KeyStore, int], None]
+
+
+EPOCH_KEY = _KeyKind(Pkcs11KeyStore.new_epoch, Pkcs11KeyStore.wrap, Pkcs11KeyStore.unwrap,
+                     Pkcs11KeyStore.destroy_epoch)
+"""An epoch's key: it wraps the subject keys."""
+INDEX_FILE_KEY = _KeyKind(Pkcs11KeyStore.new_index_file_key, Pkcs11KeyStore.wrap_index_file,
+                          Pkcs11KeyStore.unwrap_index_file, Pkcs11KeyStore.destroy_index_file_key)
+"""An index file's own key: an erasure destroys it."""
+
+
+@pytest.mark.parametrize(("kind", "associated"), [
+    (EPOCH_KEY, b"subject-key:7"),
+    (INDEX_FILE_KEY, b"index-file"),
+], ids=["epoch", "index-file"])
+def test_on_a_token_a_key_is_made_there_unextractable_wraps_there_and_is_destroyed_for_good(
+    hsm_settings: ConsentSettings, kind: _KeyKind, associated: bytes,
 ) -> None:
     store = open_key_store(hsm_settings, create=True)
     assert isinstance(store, Pkcs11KeyStore)
     try:
-        epoch = store.new_epoch()
+        key = kind.new(store)
+        assert store.epochs() + store.index_file_keys() == [key]  # that key alone
         data_key = secrets.token_bytes(32)
-        wrapped = store.wrap(epoch, data_key, associated=b"subject-key:7")
+        wrapped = kind.wrap(store, key, data_key, associated=associated)
         assert data_key not in wrapped
-        assert store.unwrap(epoch, wrapped, associated=b"subject-key:7") == data_key
-        with pytest.raises(ValueError):
-            store.unwrap(epoch, wrapped, associated=b"subject-key:8")
+        assert kind.unwrap(store, key, wrapped, associated=associated) == data_key
+        with pytest.raises(ValueError):  # the blob bound to another subject's key
+            kind.unwrap(store, key, wrapped, associated=b"subject-key:8")
         _assert_the_one_key_is_unextractable(hsm_settings)
 
-        store.destroy_epoch(epoch)
-        assert store.epochs() == []
+        kind.destroy(store, key)
+        assert store.epochs() + store.index_file_keys() == []
         with pytest.raises(KeyUnavailable):
-            store.unwrap(epoch, wrapped, associated=b"subject-key:7")
+            kind.unwrap(store, key, wrapped, associated=associated)
     finally:
         store.close()
 
@@ -286,26 +310,6 @@ def test_on_a_token_an_index_copy_from_before_an_erasure_opens_with_no_key_once_
         assert len(service.runtime.keys.store.index_file_keys()) == 1  # its new key, alone
         assert open_index_copy(service, hsm_settings.index_path).count() == 1
         assert world.verify(kept, portrait_jpegs[1]).outcome == "candidates_for_review"
-
-
-def test_on_a_token_an_index_file_key_is_made_there_unextractable_and_destroyed_for_good(
-    hsm_settings: ConsentSettings,
-) -> None:
-    store = open_key_store(hsm_settings, create=True)
-    try:
-        key_id = store.new_index_file_key()
-        data_key = secrets.token_bytes(32)
-        wrapped = store.wrap_index_file(key_id, data_key, associated=b"index-file")
-        assert data_key not in wrapped
-        assert store.unwrap_index_file(key_id, wrapped, associated=b"index-file") == data_key
-        _assert_the_one_key_is_unextractable(hsm_settings)
-        assert store.index_file_keys() == [key_id] and store.epochs() == []
-        store.destroy_index_file_key(key_id)
-        assert store.index_file_keys() == []
-        with pytest.raises(KeyUnavailable):
-            store.unwrap_index_file(key_id, wrapped, associated=b"index-file")
-    finally:
-        store.close()
 
 
 def test_a_blank_token_pointed_at_a_ledger_in_use_is_refused_and_left_blank(

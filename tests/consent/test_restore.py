@@ -18,6 +18,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from sqlalchemy import select
@@ -43,7 +44,6 @@ from optinface.consent.schemas import (
     ErasureReason,
     LinkSecret,
     Operation,
-    PasskeyResponse,
     SubjectCreate,
     TokenAct,
     WithdrawalResult,
@@ -64,6 +64,7 @@ from tests.support.consent import (
     make_world,
     refused,
     register_admin_passkey,
+    sign_in_answer,
     witness_sizes,
 )
 from tests.support.files import copy_database, decrypt_from_copy, template_bytes
@@ -86,15 +87,29 @@ def optinface(settings: ConsentSettings, monkeypatch: pytest.MonkeyPatch) -> Cal
     return run
 
 
-def _two_enrolled(service: OptinFace, clock: FakeClock,
-                  jpegs: list[bytes]) -> tuple[World, str, int, str, str]:
-    """(world, erased pseudonym, its template id, kept pseudonym, an admin secret)."""
+class TwoEnrolled(NamedTuple):
+    """A service started on the test's deployment, with two subjects enrolled: one the test
+    erases (and its template's id), one it keeps; and an admin key's secret, for the CLI. The
+    test stops the service when its copy is to be taken."""
+
+    service: OptinFace
+    world: World
+    erased: str
+    template_id: int
+    kept: str
+    admin: str
+
+
+@pytest.fixture
+def two_enrolled(open_service: Callable[[], OptinFace], clock: FakeClock,
+                 portrait_jpegs: list[bytes]) -> TwoEnrolled:
+    service = open_service()
     world = make_world(service, clock)
     erased, consent = world.subject()
-    template = world.enrol(erased, consent, jpegs[0])
-    kept = world.enrolled(jpegs[1])
+    template = world.enrol(erased, consent, portrait_jpegs[0])
+    kept = world.enrolled(portrait_jpegs[1])
     admin = service.create_api_key(actor=world.admin, role=Role.ADMIN, name="ops").secret
-    return world, erased, template.id, kept, admin
+    return TwoEnrolled(service, world, erased, template.id, kept, admin)
 
 
 def _decrypt_with_current_keys(settings: ConsentSettings, database: Path,
@@ -109,11 +124,10 @@ def _decrypt_with_current_keys(settings: ConsentSettings, database: Path,
 
 
 def test_a_disk_copy_from_before_an_erasure_restored_after_rotate_epoch_stays_erased(
-    settings: ConsentSettings, clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path,
-    optinface: Callable[..., str], open_service: Callable[[], OptinFace],
+    settings: ConsentSettings, tmp_path: Path, optinface: Callable[..., str],
+    open_service: Callable[[], OptinFace], two_enrolled: TwoEnrolled,
 ) -> None:
-    service = open_service()
-    world, erased, template_id, kept, admin = _two_enrolled(service, clock, portrait_jpegs)
+    service, world, erased, template_id, kept, admin = two_enrolled
     protected = template_bytes(service, template_id)[1]
     service.close()
     snapshot = tmp_path / "snapshot"
@@ -146,11 +160,11 @@ def test_a_disk_copy_from_before_an_erasure_restored_after_rotate_epoch_stays_er
 
 
 def test_backup_carries_no_key_and_restore_replays_the_erasures_made_since(
-    settings: ConsentSettings, clock: FakeClock, portrait_jpegs: list[bytes], tmp_path: Path,
+    settings: ConsentSettings, portrait_jpegs: list[bytes], tmp_path: Path,
     optinface: Callable[..., str], open_service: Callable[[], OptinFace],
+    two_enrolled: TwoEnrolled,
 ) -> None:
-    service = open_service()
-    world, erased, template_id, kept, _ = _two_enrolled(service, clock, portrait_jpegs)
+    service, world, erased, template_id, kept, _ = two_enrolled
     destination = tmp_path / "backup"
     # Online: the server (this process) holds the data directory meanwhile.
     optinface("backup", str(destination))
@@ -965,10 +979,8 @@ def _answered_then_replayed(service: OptinFace, person: SoftPerson,
     ``subject_token`` act), and the act that answers that assertion on a service: the same
     assertion each time it is called."""
     if act == "sign-in":
-        challenge = service.sign_in_options()
-        signed = PasskeyResponse(ceremony_id=challenge.ceremony_id,
-                                 credential=person.authenticator.get(challenge.options))
-        return lambda on: on.sign_in(signed)
+        answer = sign_in_answer(service, person.authenticator)
+        return lambda on: on.sign_in(answer)
     signed = person.sign(TokenAct())
     return lambda on: on.issue_subject_token(actor=person.actor, signed=signed)
 

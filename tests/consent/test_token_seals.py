@@ -21,22 +21,20 @@ from sqlalchemy import select
 from optinface.consent import row_seals
 from optinface.consent.errors import Forbidden, Unauthenticated
 from optinface.consent.roles import Actor
-from optinface.consent.schemas import ErasureReason, PasskeyResponse
+from optinface.consent.schemas import ErasureReason
 from optinface.consent.service import OptinFace
-from optinface.consent.soft_person import SoftPerson
 from optinface.consent.tables import AuditEvent, SubjectToken
 from tests.support.backends import both_backends
-from tests.support.consent import FakeClock, World, make_world, outside_sql, row_count
+from tests.support.consent import (
+    FakeClock,
+    World,
+    make_world,
+    new_subject_token,
+    outside_sql,
+    row_count,
+)
 
 APIKEYS_LOG = "optinface.consent.apikeys"
-
-
-def _token(service: OptinFace, person: SoftPerson) -> str:
-    """A new token for ``person``, from a sign-in with their passkey."""
-    challenge = service.sign_in_options()
-    return service.sign_in(PasskeyResponse(
-        ceremony_id=challenge.ceremony_id,
-        credential=person.authenticator.get(challenge.options))).subject_token
 
 
 def _move(service: OptinFace, token: str, *, to: str) -> None:
@@ -73,7 +71,7 @@ def test_a_token_moved_to_another_subject_in_the_database_acts_for_no_one(
     service = world.service
     alice = _alice(world, portrait_jpegs[0])
     mallory = world.person()
-    token = _token(service, mallory)
+    token = new_subject_token(service, mallory)
     with pytest.raises(Forbidden):
         service.export(actor=service.authenticate(token), subject=alice, vectors=True)
     _move(service, token, to=alice)
@@ -86,7 +84,7 @@ def test_a_token_moved_to_another_subject_in_the_database_acts_for_no_one(
     failures = _failure_details(service)
     assert sum(d["reasons"].get("unsealed", 0) for d in failures) == 2, failures
     assert all(d["key_ids"] == [token.split(".")[0]] for d in failures), failures
-    own = service.authenticate(_token(service, world.people[alice]))
+    own = service.authenticate(new_subject_token(service, world.people[alice]))
     copied = service.export(actor=own, subject=alice, vectors=True)
     assert copied.template_vectors and service.verify_audit().ok
 
@@ -99,14 +97,14 @@ def test_an_erased_subjects_tokens_go_with_the_erasure_even_one_moved_away(world
     service = world.service
     alice, _ = world.subject()
     mallory = world.person()
-    kept, moved = _token(service, mallory), _token(service, mallory)
+    kept, moved = new_subject_token(service, mallory), new_subject_token(service, mallory)
     _move(service, moved, to=alice)
     service.erase(actor=mallory.actor, subject=mallory.pseudonym, reason=ErasureReason.REQUEST)
     for token in (kept, moved, mallory.actor.key_id + "."):
         assert row_count(service, SubjectToken, SubjectToken.id == token.split(".")[0]) == 0
     _refused(service, kept)
     _refused(service, moved)
-    assert service.authenticate(_token(service, world.people[alice])).subject == alice
+    assert service.authenticate(new_subject_token(service, world.people[alice])).subject == alice
 
 
 def test_a_token_with_a_later_expiry_or_another_capacity_acts_for_no_one(world: World) -> None:
@@ -114,7 +112,7 @@ def test_a_token_with_a_later_expiry_or_another_capacity_acts_for_no_one(world: 
     service = world.service
     person = world.person()
     for edit in ("expires_at = '2999-01-01 00:00:00'", "capacity = 'parental_authority'"):
-        token = _token(service, person)
+        token = new_subject_token(service, person)
         assert service.authenticate(token).subject == person.pseudonym
         outside_sql(service, f"UPDATE subject_tokens SET {edit} WHERE id = :t",
                     t=token.split(".")[0])
@@ -144,8 +142,8 @@ def test_tokens_from_before_token_seals_are_adopted_once_and_one_moved_after_is_
         with closing(open_service()) as service:
             world = make_world(service, clock)
             alice, _ = world.subject()
-            token = _token(service, world.people[alice])
-            mallory = _token(service, world.person())
+            token = new_subject_token(service, world.people[alice])
+            mallory = new_subject_token(service, world.person())
             _as_before_token_seals(service)
             _refused(service, token)
             present = row_count(service, SubjectToken)
@@ -176,8 +174,8 @@ def test_a_token_naming_no_subject_is_sealed_by_neither_the_adoption_nor_the_res
         older.setattr(row_seals, "adopt_tokens_once", lambda runtime, **_: None)
         with closing(open_service()) as service:
             world = make_world(service, clock)
-            _token(service, world.person())
-            planted = _token(service, world.person()).split(".")[0]
+            new_subject_token(service, world.person())
+            planted = new_subject_token(service, world.person()).split(".")[0]
             outside_sql(service, "UPDATE subject_tokens SET subject_id = 999999 WHERE id = :t",
                         t=planted)
             _as_before_token_seals(service)
@@ -202,7 +200,7 @@ def test_reseal_seals_the_subject_tokens_the_operator_looked_at(world: World) ->
     the reseal makes it the named subject's again, chained with the count."""
     service = world.service
     person = world.person()
-    token = _token(service, person)
+    token = new_subject_token(service, person)
     _as_before_token_seals(service)
     _refused(service, token)
     looked = service.reseal_rows(reason="CHG-12: tokens checked", dry_run=True)

@@ -14,7 +14,7 @@ from optinface.consent.erasure_journal import journal_path
 from optinface.consent.errors import ConsentError, LedgerAltered, WriteUnfinished
 from optinface.consent.page_sessions import SIGN_IN_TOKEN_LIFETIME
 from optinface.consent.roles import Role
-from optinface.consent.schemas import AuditFilter, Operation, PasskeyResponse
+from optinface.consent.schemas import AuditFilter, Operation
 from optinface.consent.tables import ApiKey, Consent, ConsentStatus, SubjectToken, Template
 from tests.support.backends import both_backends
 from tests.support.consent import (
@@ -24,6 +24,7 @@ from tests.support.consent import (
     keep_updated_rows,
     outside_sql,
     row_count,
+    sign_in_answer,
 )
 
 
@@ -218,11 +219,8 @@ def test_a_log_out_whose_token_a_trigger_keeps_is_refused(world: World) -> None:
     same); once the trigger goes the log-out deletes it."""
     service = world.service
     person = world.person()
-    challenge = service.sign_in_options()
-    _, session_id = service.sign_in_to_page(
-        PasskeyResponse(ceremony_id=challenge.ceremony_id,
-                        credential=person.authenticator.get(challenge.options)),
-        lifetime=SIGN_IN_TOKEN_LIFETIME)
+    _, session_id = service.sign_in_to_page(sign_in_answer(service, person.authenticator),
+                                            lifetime=SIGN_IN_TOKEN_LIFETIME)
     tokens = row_count(service, SubjectToken)  # the session's, and the person's own
     keep_deleted_rows(service, "subject_tokens")
     undone = refusal(lambda: service.end_page_session(session_id))

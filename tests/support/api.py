@@ -166,10 +166,14 @@ class World:
         """A subject shell taken over by its person (of the deployment's jurisdiction unless
         told); also the operator's answer."""
         answer = self.new_shell(age=age, jurisdiction=jurisdiction)
-        person = SoftHttpPerson.take_over(self.client, answer["enrolment"]["secret"],
-                                          origin=ORIGIN)
+        person = self.take_over(answer["enrolment"]["secret"])
         self.people[person.pseudonym] = person
         return person, answer
+
+    def take_over(self, link: str) -> SoftHttpPerson:
+        """Whoever registers a new passkey with the one-time ``link`` (the person's, or a
+        guardian's), in this world's browser."""
+        return SoftHttpPerson.take_over(self.client, link, origin=ORIGIN)
 
     def new_shell(self, *, age: str = "adult", jurisdiction: str | None = None
                   ) -> dict[str, Any]:
@@ -195,6 +199,12 @@ class World:
             purposes=purposes or [self.purpose_id], notice_id=self.notice_id,
             expires_at=in_a_year())
         return str(given["consent"]["id"])
+
+    def consent_act(self, purpose_id: str | None = None) -> dict[str, object]:
+        """The body of a ``consent`` challenge request: to ``purpose_id`` (the world's purpose
+        unless told) under the world's notice, for a year."""
+        return {"act": "consent", "purposes": [purpose_id or self.purpose_id],
+                "notice_id": self.notice_id, "language": "en", "expires_at": in_a_year()}
 
     def enrol(self, subject: str, consent_id: str, image: bytes) -> dict[str, object]:
         """Desk-assisted: the desk opens a capture session, the person approves, the desk
@@ -334,12 +344,6 @@ def signed_erasure(client: TestClient, csrf: str, person: SoftHttpPerson) -> htt
 
 def in_a_year() -> str:
     return (datetime.now(UTC) + timedelta(days=365)).isoformat()
-
-
-def consent_act(purpose_id: str, notice_id: str) -> dict[str, object]:
-    """The body of a ``consent`` challenge request."""
-    return {"act": "consent", "purposes": [purpose_id], "notice_id": notice_id,
-            "language": "en", "expires_at": in_a_year()}
 
 
 def publish_purpose(client: TestClient, keys: Keys, study: str, *, retention_days: int = 365,

@@ -460,6 +460,20 @@ def new_device_answer(options: PasskeyChallenge) -> PasskeyResponse:
                            credential=device.create(options.options))
 
 
+def sign_in_answer(service: OptinFace, device: SoftAuthenticator) -> PasskeyResponse:
+    """``device``'s answer to a fresh sign-in challenge: what the browser sends back to sign
+    its person in (to a token, or to a page's session)."""
+    challenge = service.sign_in_options()
+    return PasskeyResponse(ceremony_id=challenge.ceremony_id,
+                           credential=device.get(challenge.options))
+
+
+def new_subject_token(service: OptinFace, person: SoftPerson) -> str:
+    """A new subject token for ``person`` (or the guardian they are), from a sign-in with their
+    passkey."""
+    return service.sign_in(sign_in_answer(service, person.authenticator)).subject_token
+
+
 def register_admin_passkey(service: OptinFace, admin: Actor, device: SoftAuthenticator, *,
                             link: str | None = None,
                             approver: SoftAuthenticator | None = None) -> None:
