@@ -15,7 +15,12 @@ from typer.testing import CliRunner
 
 from optinface.api.cli.keys import MATERIAL_CHANGE
 from optinface.api.cli.main import app
-from tests.support.console import commands_data_dir, console, printed_secret
+from tests.support.console import (
+    commands_data_dir,
+    console,
+    printed_secret,
+    seeded_for_bootstrap,
+)
 
 REASON = "INC-7: receipt key copied"
 PROMPT = "Replace the receipt key? [y/N]"
@@ -33,7 +38,7 @@ def _invoke(*args: str, answer: str | None = None) -> Any:
 @pytest.fixture
 def admin(data_dir: Path) -> str:
     made = _invoke("keys", "create", "--role", "admin", "--name", "ops",
-                   "--data-dir", str(data_dir))
+                   "--data-dir", str(seeded_for_bootstrap(data_dir)))
     assert made.exit_code == 0, made.output
     return printed_secret(made.stdout)
 

@@ -18,7 +18,13 @@ from typer.testing import CliRunner
 
 from optinface.api.cli.main import app
 from optinface.consent.witness import pinned_key
-from tests.support.console import FREE_PORT, commands_data_dir, console, printed_secret
+from tests.support.console import (
+    FREE_PORT,
+    commands_data_dir,
+    console,
+    printed_secret,
+    seeded_for_bootstrap,
+)
 from tests.support.files import file_bytes
 from tests.support.forgery import damage_root_page
 from tests.support.postgres import PostgresServer
@@ -54,7 +60,7 @@ def _output(*args: str) -> str:
 @pytest.fixture
 def admin(data_dir: Path) -> str:
     return printed_secret(_output("keys", "create", "--role", "admin", "--name", "ops",
-                                  "--data-dir", str(data_dir)))
+                                  "--data-dir", str(seeded_for_bootstrap(data_dir))))
 
 
 def _keys_and_acts(data_dir: Path) -> tuple[int, list[str]]:

@@ -47,6 +47,7 @@ from tests.support.console import (
     commands_data_dir,
     console,
     printed_secret,
+    seeded_for_bootstrap,
 )
 from tests.support.docs import flowing, page
 from tests.support.files import file_bytes
@@ -75,9 +76,8 @@ def run(*args: str) -> tuple[int, str]:
 
 @pytest.fixture
 def admin(data_dir: Path) -> str:
-    code, output = run(
-        "keys", "create", "--role", "admin", "--name", "ops", "--data-dir", str(data_dir)
-    )
+    code, output = run("keys", "create", "--role", "admin", "--name", "ops",
+                       "--data-dir", str(seeded_for_bootstrap(data_dir)))
     assert code == 0, output
     return printed_secret(output)
 

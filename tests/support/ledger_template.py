@@ -6,9 +6,11 @@ Migrating a fresh ledger (every revision of ``consent/migrations``, table by tab
 thousand tests. The copy is what the service's own :func:`consent.db.migrate` made, and the
 service still runs it at every start (at the head revision it has nothing to do), so what the
 tests open is the same ledger, and ``tests/consent/test_migrations.py``'s check that the
-migrations build the schema the models declare still checks what they build. Every server and
-command the suite starts in a process of its own (``tests/support/server.py``, the CLI tests)
-migrates its ledger from nothing.
+migrations build the schema the models declare still checks what they build. The commands'
+tests copy it too, where their bootstrap ``keys create`` makes the deployment
+(``tests/support/console.seeded_for_bootstrap``). Every server and command the suite starts in
+a process of its own (``tests/support/server.py``, the CLI tests) migrates its ledger from
+nothing.
 """
 
 from __future__ import annotations
