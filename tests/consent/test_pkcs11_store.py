@@ -127,7 +127,7 @@ def test_on_a_token_a_key_is_made_there_unextractable_wraps_there_and_is_destroy
         wrapped = kind.wrap(store, key, data_key, associated=associated)
         assert data_key not in wrapped
         assert kind.unwrap(store, key, wrapped, associated=associated) == data_key
-        with pytest.raises(ValueError):  # the blob bound to another subject's key
+        with pytest.raises(ValueError):  # opened with other associated data than it was bound to
             kind.unwrap(store, key, wrapped, associated=b"subject-key:8")
         _assert_the_one_key_is_unextractable(hsm_settings)
 
