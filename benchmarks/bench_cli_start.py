@@ -29,8 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.command_line import IntOption, bench_parser
-from benchmarks.output import checked, measured, write_results
+from benchmarks.command_line import IntOption, run_counted
+from benchmarks.output import checked, measured
 from benchmarks.plots import labelled_figure
 
 _CONSOLE = "import runpy, sys; sys.argv = ['optinface', '--help']; " \
@@ -112,8 +112,8 @@ def plot(result: dict[str, object], path: Path) -> None:
 
 
 def main() -> None:
-    parser = bench_parser(__doc__, IntOption("--rounds", 15, "rounds, the starts in turn"))
-    write_results("bench_cli_start", run(parser.parse_args().rounds), plot)
+    run_counted("bench_cli_start", __doc__, run, plot,
+                IntOption("--rounds", 15, "rounds, the starts in turn"))
 
 
 if __name__ == "__main__":

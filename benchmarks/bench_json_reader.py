@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.command_line import IntOption, bench_parser
-from benchmarks.output import checked, write_results
+from benchmarks.command_line import IntOption, run_counted
+from benchmarks.output import checked
 from benchmarks.plots import labelled_figure
 from optinface.engine.documents import json_from
 
@@ -79,8 +79,8 @@ def plot(result: dict[str, object], path: Path) -> None:
 
 
 def main() -> None:
-    parser = bench_parser(__doc__, IntOption("--n", 100_000, "events in the largest export"))
-    write_results("bench_json_reader", run(parser.parse_args().n), plot)
+    run_counted("bench_json_reader", __doc__, run, plot,
+                IntOption("--n", 100_000, "events in the largest export"))
 
 
 if __name__ == "__main__":

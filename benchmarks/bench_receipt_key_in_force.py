@@ -22,8 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks.command_line import IntOption, bench_parser
-from benchmarks.output import write_results
+from benchmarks.command_line import IntOption, run_counted
 from benchmarks.plots import labelled_figure
 from optinface.consent.crypto import canonical_json
 from optinface.consent.keys import SIGNING_KEY_NAME, KeyRing, public_key_of
@@ -89,8 +88,8 @@ def plot(result: dict[str, object], path: Path) -> None:
 
 
 def main() -> None:
-    parser = bench_parser(__doc__, IntOption("--rounds", 2000, "rounds, the steps in turn"))
-    write_results("bench_receipt_key_in_force", run(parser.parse_args().rounds), plot)
+    run_counted("bench_receipt_key_in_force", __doc__, run, plot,
+                IntOption("--rounds", 2000, "rounds, the steps in turn"))
 
 
 if __name__ == "__main__":

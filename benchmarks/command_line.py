@@ -3,7 +3,8 @@
 Its ``--help`` opens with the first line of the bench's docstring; its sizes, rounds and ports
 are integer options (:class:`IntOption`); and a bench measured at a size (``--n``) runs in a data
 folder of its own, deleted after, and writes its results under its name and that size
-(:func:`run_sized`), so that runs at two sizes sit side by side in ``benchmarks/results/``.
+(:func:`run_sized`), so that runs at two sizes sit side by side in ``benchmarks/results/``; a
+bench of one count alone (its rounds, its events) writes them under its name (:func:`run_counted`).
 """
 
 from __future__ import annotations
@@ -57,4 +58,14 @@ def run_sized(name: str, doc: str, run: Callable[..., R], plot: Callable[[R, Pat
     with tempfile.TemporaryDirectory(prefix=f"{name}_") as temporary:
         result = run(**vars(arguments), folder=Path(temporary))
     write_results(f"{name}_{arguments.n}", result, plot)
+    return result
+
+
+def run_counted(name: str, doc: str, run: Callable[[int], R], plot: Callable[[R, Path], object],
+                count: IntOption) -> R:
+    """Run a bench whose command line is one ``count`` (its rounds, or the events it times),
+    given to ``run``; the result is written as ``NAME.json`` and ``.png`` and returned."""
+    arguments = bench_parser(doc, count).parse_args()
+    result = run(getattr(arguments, count.flag.removeprefix("--").replace("-", "_")))
+    write_results(name, result, plot)
     return result

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from optinface.api.cli.common import (
     DataDir,
+    dry_run_option,
     echo_json,
     opened,
     read_input,
@@ -508,9 +509,8 @@ def verify_access_file(file: AccessFile, public_key: PublishedKey) -> None:
 def reseal(
     reason: Annotated[str, reason_option("e.g. a migration round trip below 0031",
                                          "Chained with the events sealed.")],
-    dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="List the witnessed events that carry no valid keyed seal (how many,"
-                          " the first and the last) and seal nothing.")] = False,
+    dry_run: Annotated[bool, dry_run_option("the witnessed events that carry no valid keyed"
+                                            " seal (how many, the first and the last)")] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Seal again the events the witness signed that carry no valid keyed seal, chained.

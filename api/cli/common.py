@@ -97,6 +97,13 @@ def reason_option(example: str, kept: str) -> Any:
                                          f" or pseudonym. {kept}")
 
 
+def dry_run_option(listed: str) -> Any:
+    """The ``--dry-run`` of a command that seals again what carries no valid seal: it lists
+    ``listed`` and seals nothing, so that the operator looks before sealing (a row or an event
+    planted in the database would be sealed with the rest)."""
+    return typer.Option("--dry-run", help=f"List {listed} and seal nothing.")
+
+
 def one_line(text: str) -> str:
     """``text`` as one printable line of bounded length, as an error is printed.
 

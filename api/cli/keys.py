@@ -15,6 +15,7 @@ from optinface.api.cli.common import (
     ApiKey,
     DataDir,
     console,
+    dry_run_option,
     echo_json,
     key_id_only,
     opened,
@@ -171,9 +172,8 @@ def reseal(
     reason: Annotated[str, reason_option(
         "e.g. a migration round trip below 0030, or a refused adoption investigated",
         "Chained with the counts.")],
-    dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="List the rows that carry no valid seal (a row planted in the"
-                          " database is among them) and seal nothing.")] = False,
+    dry_run: Annotated[bool, dry_run_option("the rows that carry no valid seal (a row planted"
+                                            " in the database is among them)")] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Seal every passkey, opt-in, declaration, template, API key and admin binding again.
