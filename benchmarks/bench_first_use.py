@@ -10,7 +10,7 @@ baseline taken in the same run (modes alternated round by round: :mod:`benchmark
 
 - ``enrolment``: a subject's first enrolment through the service (the photo uploaded to a
   capture the desk opened and the person approved before the clock starts), ``after`` as
-  served, ``before`` with its journal line (``enrolment._journal_first_enrolment``, one
+  served, ``before`` with its journal line (``enrolment.journal_first_enrolment``, one
   :class:`consent.erasure_journal.Enrolled` appended and fsynced before the commit) replaced by
   nothing, and ``line``: that line's write alone (:func:`consent.erasure_journal.record`). The
   baseline is the same first enrolment without the line, not a second enrolment of the same
@@ -94,7 +94,7 @@ ADOPTED = (1_000, 10_000)
 
 def _line_left_out(mode: str) -> AbstractContextManager[object]:
     """``before``: the first enrolment's journal line replaced by nothing; else as served."""
-    return (mock.patch.object(enrolment, "_journal_first_enrolment", lambda *_, **__: None)
+    return (mock.patch.object(enrolment, "journal_first_enrolment", lambda *_, **__: None)
             if mode == "before" else nullcontext())
 
 

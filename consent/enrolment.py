@@ -13,14 +13,13 @@ template (rectification): see :mod:`consent.rectification`.
 
 The index changes with the ledger or not at all: when the writing transaction fails once the
 index was touched (the replaced template removed, or the new one added), the labels it touched
-are brought back in line with what the ledger holds (:func:`_index_as_in_ledger`).
+are brought back in line with what the ledger holds (:func:`consent.reconcile.index_as_in_ledger`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -34,6 +33,7 @@ from optinface.consent import (
     erasure_journal,
     ledger,
     policies,
+    reconcile,
     rectification,
     subject_acts,
 )
@@ -43,13 +43,10 @@ from optinface.consent.errors import ChallengeInvalid
 from optinface.consent.matching import threshold
 from optinface.consent.one_person import require_same_person
 from optinface.consent.receipt_keys import ReceiptKeys
-from optinface.consent.reconcile import index_templates
 from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import TemplatePublic
 from optinface.consent.tables import Ceremony, Consent, Subject
-
-logger = logging.getLogger(__name__)
 
 
 def _consented(runtime: Runtime, session: Session, pseudonym: str, capture_id: str,
@@ -133,11 +130,11 @@ def enrol(runtime: Runtime, *, actor: Actor, pseudonym: str, capture_id: str,
             runtime.index.add([template.id], protected[None, :])
             changefeed.record(session, ChangeOp.ADD, [template.id], now=now)  # other workers
             if first:  # last before the commit: a line whose act then fails errs to the desk
-                _journal_first_enrolment(runtime, pseudonym, at=now)
+                journal_first_enrolment(runtime, pseudonym, at=now)
             public = ledger.template_public(template, pseudonym=pseudonym)
     except Exception:
         if touched:
-            _index_as_in_ledger(runtime, touched)
+            reconcile.index_as_in_ledger(runtime, touched)
         raise
     spent()
     if replaces is not None:
@@ -147,42 +144,15 @@ def enrol(runtime: Runtime, *, actor: Actor, pseudonym: str, capture_id: str,
     return public
 
 
-def _journal_first_enrolment(runtime: Runtime, pseudonym: str, *, at: datetime) -> None:
+def journal_first_enrolment(runtime: Runtime, pseudonym: str, *, at: datetime) -> None:
     """Journal the subject's first enrolment in the witness folder before it commits, by the
     pseudonym's keyed hash alone (:class:`consent.erasure_journal.Enrolled`): the row's
     "never enrolled", and its seal, put back from a copy taken before now, then make no
     self-service enrolment a first one (:mod:`consent.one_person`). A line written for an
     enrolment that does not commit after it (a refused commit, a crash) sends the person's
     next enrolment with nothing to compare to the desk: the safe side. A journal that cannot
-    be written refuses the enrolment (``witness_unusable``)."""
+    be written refuses the enrolment (``witness_unusable``). A step of its own, so that the
+    version before these lines is this service without it (its tests, and its cost in
+    ``benchmarks/bench_first_use.py``)."""
     erasure_journal.record(runtime, erasure_journal.Enrolled(
         subject_hash=ledger.tombstone_hash(runtime.keys, pseudonym), at=at))
-
-
-def _index_as_in_ledger(runtime: Runtime, labels: Collection[int]) -> None:
-    """After a writing transaction that changed the index failed (rolled back, or its commit
-    refused), make the index hold of ``labels`` what the ledger holds: a replaced template
-    whose destruction was rolled back is found again at once, not at the next start's
-    reconciliation, and a new one the ledger did not keep is not found.
-
-    In a writing transaction of its own, so serialised with every other write: an erasure of
-    the replaced template, or an enrolment handed the same id again, is either seen here or
-    comes after. Each label is removed, then added again from the ledger only if the index may
-    hold it now, by the rule reconciliation and the replicas follow
-    (:func:`consent.policies.indexable_labels`: its subject active, its own consent in force),
-    and its row is sealed and opens (:func:`consent.reconcile.index_templates`). So an
-    erasure's first step (the subject excluded, its vectors removed) or a consent that ended,
-    committed between the failure and this repair, is not undone: the template stays out of
-    the index while its rows wait for the erasure's destroying step. If even that fails (the
-    ledger unreachable), it is logged and the start's reconciliation does it.
-    """
-    try:
-        with runtime.db.transaction() as session:
-            runtime.index.remove(labels)
-            index_templates(runtime, session, policies.indexable_labels(
-                session, model_id=runtime.pipeline.model_id, now=runtime.clock.now(),
-                among=labels))
-    except Exception:
-        logger.exception("the index could not be brought back in line with the ledger for"
-                         " templates %s after a failed enrolment: the next start does it",
-                         sorted(labels))

@@ -45,6 +45,7 @@ checkpoint left the deleted pages' old copies there, and its receipt says they g
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -80,6 +81,8 @@ from optinface.consent.row_seals import template_row_sealed, template_seal_rows
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import ReconcileReport
 from optinface.consent.tables import AuditEvent, SubjectKey, Template
+
+logger = logging.getLogger(__name__)
 
 
 class ReconcileStopped(Exception):
@@ -285,6 +288,35 @@ def index_templates(runtime: Runtime, session: Session, labels: Collection[int])
     for added, vectors in decrypted_templates(runtime, session, labels, left_out=left_out):
         runtime.index.add(added, vectors)
     return left_out
+
+
+def index_as_in_ledger(runtime: Runtime, labels: Collection[int]) -> None:
+    """After a writing transaction that changed the index failed (rolled back, or its commit
+    refused), make the index hold of ``labels`` what the ledger holds: a replaced template
+    whose destruction was rolled back is found again at once, not at the next start's
+    reconciliation, and a new one the ledger did not keep is not found.
+
+    In a writing transaction of its own, so serialised with every other write: an erasure of
+    the replaced template, or an enrolment handed the same id again, is either seen here or
+    comes after. Each label is removed, then added again from the ledger only if the index may
+    hold it now, by the rule reconciliation and the replicas follow
+    (:func:`consent.policies.indexable_labels`: its subject active, its own consent in force),
+    and its row is sealed and opens (:func:`index_templates`). So an erasure's first step (the
+    subject excluded, its vectors removed) or a consent that ended, committed between the
+    failure and this repair, is not undone: the template stays out of the index while its rows
+    wait for the erasure's destroying step. If even that fails (the ledger unreachable), it is
+    logged and the start's reconciliation does it. Called by :mod:`consent.enrolment`.
+    """
+    try:
+        with runtime.db.transaction() as session:
+            runtime.index.remove(labels)
+            index_templates(runtime, session, indexable_labels(
+                session, model_id=runtime.pipeline.model_id, now=runtime.clock.now(),
+                among=labels))
+    except Exception:
+        logger.exception("the index could not be brought back in line with the ledger for"
+                         " templates %s after a failed enrolment: the next start does it",
+                         sorted(labels))
 
 
 def decrypted_templates(

@@ -18,7 +18,7 @@ from contextlib import closing
 import pytest
 from sqlalchemy import select
 
-from optinface.consent import enrolment, enrolment_lines, erasure_journal, row_seals
+from optinface.consent import enrolment_lines, erasure_journal, row_seals
 from optinface.consent.audit_seals import mentions
 from optinface.consent.ledger import tombstone_hash
 from optinface.consent.schemas import ErasureReason
@@ -264,7 +264,9 @@ def test_subjects_from_before_enrolment_seals_are_adopted_once_and_a_clearing_af
 def _as_before_enrolment_lines(older: pytest.MonkeyPatch) -> None:
     """The version before enrolment lines: a first enrolment journals nothing, and no start
     adopts a line (the old code, with the parts it lacked left out)."""
-    older.setattr(enrolment, "_journal_first_enrolment", lambda *_, **__: None)
+    journaled = erasure_journal.record
+    older.setattr(erasure_journal, "record", lambda runtime, *entries: journaled(
+        runtime, *(entry for entry in entries if not isinstance(entry, erasure_journal.Enrolled))))
     older.setattr(enrolment_lines, "adopt_once", lambda runtime, **_: None)
 
 

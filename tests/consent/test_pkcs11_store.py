@@ -181,27 +181,18 @@ def test_a_passing_token_fault_on_one_key_mid_rotation_deletes_no_key(
     with closing(OptinFace.open(hsm_settings, pipeline=pipeline, clock=clock)) as service:
         world = make_world(service, clock)
         enrolled = [world.enrolled(jpeg) for jpeg in portrait_jpegs[:2]]
-        store = service.runtime.keys.store
-        assert isinstance(store, Pkcs11KeyStore)
-        token_key = store._aes_key
+        assert isinstance(service.runtime.keys.store, Pkcs11KeyStore)
+        decrypt = pkcs11.types.DecryptMixin.decrypt  # what every key on the token decrypts with
         faults: list[str] = []
 
-        class FaultsOnce:
-            """The token's key, whose first decryption fails as a passing fault would."""
+        def faults_once(key: object, *args: object, **kwargs: object) -> object:
+            """A token key's decryption, the first of which fails as a passing fault would."""
+            if not faults:
+                faults.append("CKR_GENERAL_ERROR")
+                raise pkcs11.exceptions.GeneralError()
+            return decrypt(key, *args, **kwargs)  # type: ignore[arg-type]
 
-            def __init__(self, key: object) -> None:
-                self._key = key
-
-            def __getattr__(self, name: str) -> object:
-                return getattr(self._key, name)
-
-            def decrypt(self, *args: object, **kwargs: object) -> object:
-                if not faults:
-                    faults.append("CKR_GENERAL_ERROR")
-                    raise pkcs11.exceptions.GeneralError()
-                return self._key.decrypt(*args, **kwargs)
-
-        monkeypatch.setattr(store, "_aes_key", lambda ref: FaultsOnce(token_key(ref)))
+        monkeypatch.setattr(pkcs11.types.DecryptMixin, "decrypt", faults_once)
         rotated = service.rotate_epoch(actor=world.admin)
         monkeypatch.undo()
         assert faults and rotated.subject_keys_rewrapped == 2

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from optinface.consent import enrolment
+from optinface.consent import reconcile
 from optinface.consent.audit import AuditAction
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import AuditFilter, ErasureReason
@@ -194,7 +194,7 @@ def test_a_failed_replacement_puts_back_no_template_its_subject_may_no_longer_ha
     old = world.enrol(pseudonym, consent_id, portrait_jpegs[0])
     outside_sql(service, "UPDATE sqlite_sequence SET seq = :seq WHERE name = 'templates'",
                 seq=RESERVED_LABELS - 1)
-    repair = enrolment._index_as_in_ledger
+    repair = reconcile.index_as_in_ledger
     after_repair: list[set[int]] = []
 
     def meanwhile_then_repair(runtime: Runtime, labels: Collection[int]) -> None:
@@ -213,7 +213,7 @@ def test_a_failed_replacement_puts_back_no_template_its_subject_may_no_longer_ha
             release.set()
             erased.result(timeout=WAIT_S)
 
-    monkeypatch.setattr(enrolment, "_index_as_in_ledger", meanwhile_then_repair)
+    monkeypatch.setattr(reconcile, "index_as_in_ledger", meanwhile_then_repair)
     with pytest.raises(ValueError, match="labels must be in"):
         world.enrol(pseudonym, consent_id, flipped_jpegs[0], replaces=old.id)
 

@@ -14,14 +14,18 @@ import shutil
 from collections.abc import Callable
 from contextlib import closing
 from datetime import date
+from typing import Any
 
 import cbor2
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from optinface.consent import log_clock, row_seals, witness_binding
+from optinface.consent.audit import AuditAction
 from optinface.consent.errors import PasskeyUnsealed, Unauthenticated
 from optinface.consent.roles import Role
+from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
     AgeCategory,
     Operation,
@@ -384,14 +388,20 @@ def test_admin_bindings_from_before_their_seal_are_adopted_once_a_persons_passke
     again by a start."""
     on = settings.model_copy(update={"admin_mfa": True})
 
-    def older_seal_all(*args: object, **kwargs: object) -> dict[str, int]:
-        counts = sealing(*args, **kwargs)  # type: ignore[arg-type]
-        del counts[row_seals.ADMIN_BINDINGS]  # the version before: no bindings in its counts
-        return counts
+    def older_adopt(runtime: Runtime, *, adopted: AuditAction,
+                    seal_rows: Callable[[Session], dict[str, int]], **rest: Any) -> object:
+        """The version before: its row seals' adoption counted no bindings."""
+        def counted_as_before(session: Session) -> dict[str, int]:
+            counts = seal_rows(session)
+            if adopted is AuditAction.ROW_SEALS_ADOPTED:
+                del counts[row_seals.ADMIN_BINDINGS]
+            return counts
 
-    sealing = row_seals._seal_all
+        return adopting(runtime, adopted=adopted, seal_rows=counted_as_before, **rest)
+
+    adopting = row_seals.adopt
     with monkeypatch.context() as older:
-        older.setattr(row_seals, "_seal_all", older_seal_all)
+        older.setattr(row_seals, "adopt", older_adopt)
         older.setattr(row_seals, "adopt_bindings_once", lambda runtime, **_: None)
         with closing(OptinFace.open(on, pipeline=pipeline, clock=clock)) as service:
             world = make_world(service, clock)

@@ -116,7 +116,7 @@ def test_a_failure_is_chained_once_until_its_error_changes_and_logged_at_every_s
     witness = ([failing], "witness_unusable", {"reason": "request", "error": "witness_unusable"})
     assert _unfinished_events(service, world) == [witness]
 
-    monkeypatch.setattr("optinface.consent.erasure._anonymise_consents", crash)
+    monkeypatch.setattr("optinface.consent.disclosures.anonymise", crash)  # destroying step
     assert sweeps(2) == [1, 1]
     assert _unfinished_events(service, world) == [
         witness, ([failing], "Crash", {"reason": "request", "error": "Crash"})]
