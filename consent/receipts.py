@@ -125,11 +125,8 @@ def consent_receipt(
     timestamp: datetime,
     jurisdiction: str,
     method: str,
-    controller: str,
-    contact: str,
     pseudonym: str,
     purposes: list[dict[str, Any]],
-    policy_url: str,
     accountability: Accountability,
     notice: dict[str, str],
     retention_policy: dict[str, Any],
@@ -146,7 +143,8 @@ def consent_receipt(
     (:func:`consent.passkeys.verify_evidence` checks it offline): the controller's Ed25519
     signature alone would only prove what the operator says. ``wording``: the consent form's,
     as they signed it (none in a statement from before it was signed). ``capacity``: who gave
-    it and the declared age that let them (none on receipts signed before it was stated).
+    it and the declared age that let them (none on receipts signed before it was stated). The
+    controller, its contact and the policy are the ``accountability`` record's, as everywhere.
     """
     return {
         # What the person read, in their language, as their passkey signed it.
@@ -163,8 +161,9 @@ def consent_receipt(
         "publicKey": public_key,
         "language": notice["language"],
         "piiPrincipalId": pseudonym,
-        "piiControllers": pii_controllers(controller, contact),
-        "policyUrl": policy_url,
+        "piiControllers": pii_controllers(accountability.controller_name,
+                                          accountability.controller_contact),
+        "policyUrl": accountability.policy_url,
         # Who answers, the non-biometric alternative and how to exercise each right (P-39.1
         # ss. 3.1, 8; GDPR art. 13): the same record as /privacy and the access export.
         "accountability": accountability.model_dump(mode="json"),
@@ -200,8 +199,6 @@ def receipt_for_consent(
         timestamp=consent.obtained_at,
         jurisdiction=subject.jurisdiction,
         method=consent.method,
-        controller=settings.controller_name,
-        contact=settings.controller_contact,
         pseudonym=subject.pseudonym,
         purposes=[
             {"purposeId": p.id, "purpose": p.name, "description": p.description,
@@ -212,7 +209,6 @@ def receipt_for_consent(
              "termination": consent.ends_at.isoformat()}
             for p in purposes
         ],
-        policy_url=settings.policy_url,
         accountability=accountability(settings),
         notice={"id": notice.id, "version": notice.version, "language": consent.language,
                 "sha256": notice.sha256},
