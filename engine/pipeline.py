@@ -11,6 +11,7 @@ requests or files.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -76,21 +77,35 @@ def pick_faces(
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class _Sessions:
+    """The two models' ONNX sessions: most of what a pipeline costs to make."""
+
+    detector: FaceDetector
+    embedder: FaceEmbedder
+
+
 class FacePipeline:
-    """The engine's one entry point for turning images into templates."""
+    """The engine's one entry point for turning images into templates.
+
+    Its models are checked against the manifest when it is made; their sessions are made then
+    too, or on first use where made ``deferred`` (:meth:`from_settings`).
+    """
 
     def __init__(
         self,
         *,
-        detector: FaceDetector,
-        embedder: FaceEmbedder,
+        sessions: Callable[[], _Sessions],
+        recognizer: ModelSpec,
         settings: EngineSettings,
         models: dict[str, ModelSpec],
     ) -> None:
         core_dumps.forbid()  # before any image is decoded in this process
-        self.detector = detector
-        self.embedder = embedder
         self.models = models
+        self._recognizer = recognizer
+        self._make_sessions = sessions
+        self._sessions: _Sessions | None = None
+        self._making = threading.Lock()  # two first uses at once make them once
         self._settings = settings
         self._decoder = Decoder(settings)
         self._quality = QualityPolicy(
@@ -100,43 +115,73 @@ class FacePipeline:
         )
 
     @classmethod
-    def from_settings(cls, settings: EngineSettings) -> FacePipeline:
-        """Load the configured models after checking their SHA-256 against the manifest."""
+    def from_settings(cls, settings: EngineSettings, *, deferred: bool = False) -> FacePipeline:
+        """Check the configured models' SHA-256 against the manifest, and load them.
+
+        ``deferred``: check now, load on first use. Loading them (insightface and two ONNX
+        sessions) is a fifth of what a command that never embeds (``sweep``, ``keys``,
+        ``erase``...) takes (``benchmarks/bench_cli_open.py``); a missing or altered file is
+        still refused when the pipeline is made, by every command alike.
+        """
         models = load_manifest(settings.manifest_path)
         detector_spec = _spec(models, settings.detector_id, ModelRole.DETECTOR)
         recognizer_spec = _spec(models, settings.recognizer_id, ModelRole.RECOGNIZER)
-        providers = choose_providers(settings.providers)
-        options = session_options(intra_op_threads=settings.intra_op_threads,
-                                  intra_op_affinities=settings.intra_op_affinities)
-        detector = FaceDetector(
-            verified_model_path(detector_spec, settings.model_dir),
-            providers=providers,
-            options=options,
-            sizes=settings.det_sizes,
-            threshold=settings.det_threshold,
-        )
-        embedder = FaceEmbedder(
-            verified_model_path(recognizer_spec, settings.model_dir),
-            model_id=recognizer_spec.id,
-            providers=providers,
-            options=options,
-            batch_size=settings.embed_batch_size,
-        )
-        return cls(
-            detector=detector,
-            embedder=embedder,
-            settings=settings,
-            models={detector_spec.id: detector_spec, recognizer_spec.id: recognizer_spec},
-        )
+        detector_path = verified_model_path(detector_spec, settings.model_dir)
+        recognizer_path = verified_model_path(recognizer_spec, settings.model_dir)
+
+        def sessions() -> _Sessions:
+            providers = choose_providers(settings.providers)
+            options = session_options(intra_op_threads=settings.intra_op_threads,
+                                      intra_op_affinities=settings.intra_op_affinities)
+            detector = FaceDetector(detector_path, providers=providers, options=options,
+                                    sizes=settings.det_sizes, threshold=settings.det_threshold)
+            embedder = FaceEmbedder(recognizer_path, model_id=recognizer_spec.id,
+                                    providers=providers, options=options,
+                                    batch_size=settings.embed_batch_size)
+            if recognizer_spec.embedding_size not in (None, embedder.dim):
+                raise ModelIntegrityError(
+                    f"{recognizer_spec.id} outputs {embedder.dim} values, its manifest entry"
+                    f" says {recognizer_spec.embedding_size}",
+                    details={"model_id": recognizer_spec.id})
+            return _Sessions(detector, embedder)
+
+        pipeline = cls(sessions=sessions, recognizer=recognizer_spec, settings=settings,
+                       models={spec.id: spec for spec in (detector_spec, recognizer_spec)})
+        if not deferred:
+            pipeline.load()
+        return pipeline
+
+    def load(self) -> None:
+        """Make the models' sessions now, if they are not made yet: a server's start, so that
+        its first request does not wait for them."""
+        self._made()
+
+    def _made(self) -> _Sessions:
+        made = self._sessions
+        if made is not None:
+            return made
+        with self._making:
+            if self._sessions is None:
+                self._sessions = self._make_sessions()
+            return self._sessions
+
+    @property
+    def detector(self) -> FaceDetector:
+        return self._made().detector
+
+    @property
+    def embedder(self) -> FaceEmbedder:
+        return self._made().embedder
 
     @property
     def model_id(self) -> str:
-        return self.embedder.model_id
+        return self._recognizer.id
 
     @property
     def embedding_size(self) -> int:
-        """The recognizer's output size (512 for ArcFace), read from the model itself."""
-        return self.embedder.dim
+        """The recognizer's output size (512 for ArcFace): its manifest entry's, which the
+        model's own is checked against when loaded; the model's where the entry states none."""
+        return self._recognizer.embedding_size or self.embedder.dim
 
     @property
     def active_providers(self) -> dict[str, list[str]]:

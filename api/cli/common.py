@@ -32,6 +32,7 @@ from optinface.consent.roles import Actor
 from optinface.consent.service import OptinFace
 from optinface.engine.documents import json_from
 from optinface.engine.errors import EngineError, UnreadableFile
+from optinface.engine.pipeline import FacePipeline
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -281,8 +282,10 @@ def opened(data_dir: Path | None, *,
     with refusing():
         if not creates:
             require_deployment(settings)
+        # Checked now, loaded only by a command that embeds (benchmarks/bench_cli_open.py).
+        pipeline = FacePipeline.from_settings(settings, deferred=True)
         # refused while a server has the data dir open
-        service = OptinFace.open(settings, require_witness=require_witness,
+        service = OptinFace.open(settings, pipeline=pipeline, require_witness=require_witness,
                                  adopt_witness=adopt_witness)
         try:
             yield settings, service

@@ -515,6 +515,35 @@ def test_sweep_reports_what_it_erased(data_dir: Path, admin: str) -> None:
     assert code == 0 and "0 erased" in output
 
 
+_SWEEP_IN_A_CHILD = ("import sys\n"
+                     "from optinface.api.cli.main import app\n"
+                     "try:\n"
+                     "    app(['sweep', '--data-dir', sys.argv[1]])\n"
+                     "except SystemExit as end:\n"
+                     "    print(end.code, 'insightface' in sys.modules)\n")
+
+
+def test_a_command_that_embeds_nothing_loads_no_model_yet_refuses_a_tampered_one(
+    data_dir: Path, admin: str, tmp_path: Path,
+) -> None:
+    """``sweep`` opens the ledger, the keys and the index, and never sees a face: its models
+    are checked, not loaded (insightface and two ONNX sessions were a fifth of its time,
+    ``benchmarks/bench_cli_open.py``). A tampered model file refuses it in one line all the
+    same, as it refuses every command."""
+    tampered = tmp_path / "tampered"
+    tampered.mkdir()
+    (tampered / "w600k_mbf.onnx").write_bytes(b"not the model")
+    ended: dict[str, tuple[list[str], list[str]]] = {}
+    for name, environment in (("as installed", os.environ),
+                              ("tampered", {**os.environ, "OPTINFACE_MODEL_DIR": str(tampered)})):
+        child = subprocess.run([sys.executable, "-c", _SWEEP_IN_A_CHILD, str(data_dir)],
+                               env=environment, capture_output=True, text=True, timeout=120)
+        ended[name] = child.stdout.split()[-2:], child.stderr.strip().splitlines()
+    assert ended["as installed"] == (["0", "False"], [])
+    code_and_loaded, [line] = ended["tampered"]
+    assert code_and_loaded == ["1", "False"] and "model_integrity" in line
+
+
 def test_commands_are_refused_while_a_server_has_the_data_dir_open(
     data_dir: Path, admin: str
 ) -> None:

@@ -34,11 +34,9 @@ EXPECTED_REFUSALS = UPLOADS - 2 * ADMITTED
 
 @pytest.mark.slow
 def test_uploads_past_the_queue_are_refused_at_once_and_other_routes_stay_answerable(
-    tmp_path: Path, pipeline: FacePipeline
+    tmp_path: Path,
 ) -> None:
-    one_slot = FacePipeline(detector=pipeline.detector, embedder=pipeline.embedder,
-                            settings=EngineSettings(max_concurrent_decodes=1),
-                            models=pipeline.models)
+    one_slot = FacePipeline.from_settings(EngineSettings(max_concurrent_decodes=1))
     slow = scan_bomb(4000, 4000, scans=MAX_JPEG_SCANS)
     with deployment(tmp_path, one_slot) as (settings, service, client, keys):
         world = set_up_world(client, keys)

@@ -42,15 +42,13 @@ def _spent(world: World, probe: str) -> bool:
 
 
 def test_an_identify_refused_as_busy_leaves_its_probe_consent_for_the_next_attempt(
-    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
-    portrait_jpegs: list[bytes], flipped_jpegs: list[bytes],
+    settings: ConsentSettings, clock: FakeClock, portrait_jpegs: list[bytes],
+    flipped_jpegs: list[bytes],
 ) -> None:
     """One decode slot and its waiting places taken (uploads held once admitted): the identify
     is refused at once with ``engine_busy``, its probe consent unspent; once they are gone the
     same probe consent finds the person."""
-    one_slot = FacePipeline(detector=pipeline.detector, embedder=pipeline.embedder,
-                            settings=EngineSettings(max_concurrent_decodes=1),
-                            models=pipeline.models)
+    one_slot = FacePipeline.from_settings(EngineSettings(max_concurrent_decodes=1))
     service = OptinFace.open(settings, pipeline=one_slot, clock=clock)
     try:
         world = make_world(service, clock)

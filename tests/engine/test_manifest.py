@@ -86,3 +86,25 @@ def test_a_missing_model_is_reported_not_downloaded(tmp_path: Path) -> None:
     spec = replace(load_manifest(DEFAULT_MANIFEST)["w600k_mbf"], file="w600k_r50.onnx")
     status = inspect_model(spec, tmp_path)
     assert not status.verified and "not found" in (status.problem or "")
+
+
+def test_a_deferred_pipeline_checks_its_models_when_made_and_loads_them_on_first_use(
+    tmp_path: Path,
+) -> None:
+    """``deferred``, as the commands that may never embed make it: a tampered file is refused
+    at once, as when the models are loaded; the sessions are made by the first use, whose
+    recognizer must output the size its manifest entry states (the index is sized by it)."""
+    (tmp_path / "scrfd_500m_bnkps.onnx").write_bytes(b"not the model")
+    with pytest.raises(ModelIntegrityError):
+        FacePipeline.from_settings(EngineSettings(model_dir=tmp_path), deferred=True)
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text(DEFAULT_MANIFEST.read_text().replace("embedding_size = 512",
+                                                             "embedding_size = 256"))
+    settings = EngineSettings(manifest_path=manifest)
+    deferred = FacePipeline.from_settings(settings, deferred=True)
+    # The manifest's answers: no model was loaded to give them, or its 512 values were refused.
+    assert (deferred.model_id, deferred.embedding_size) == ("w600k_mbf", 256)
+    with pytest.raises(ModelIntegrityError, match="outputs 512 values, its manifest entry says"):
+        deferred.load()
+    with pytest.raises(ModelIntegrityError, match="outputs 512 values"):
+        FacePipeline.from_settings(settings)
