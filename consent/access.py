@@ -31,18 +31,23 @@ from optinface.consent import (
     consents,
     disclosures,
     ledger,
+    matching,
     passkeys,
     review,
     rights_requests,
+    spent_rights,
+    subject_acts,
+    transparency,
 )
 from optinface.consent.accountability import accountability
-from optinface.consent.audit import event_bytes
+from optinface.consent.audit import AuditAction, Entry, event_bytes
 from optinface.consent.audit_seals import Seal, mentions, seal_of
 from optinface.consent.policies import (
     OWN_CONSENT_GRACE_DAYS,
     inactivity_limit,
 )
 from optinface.consent.receipt_keys import ReceiptKeys
+from optinface.consent.roles import Actor
 from optinface.consent.runtime import Runtime
 from optinface.consent.schemas import (
     AccessEvent,
@@ -52,6 +57,7 @@ from optinface.consent.schemas import (
     ExportedPurpose,
     MatchingLogic,
     PasskeyPublic,
+    PasskeyResponse,
     PurposePublic,
     RetentionDate,
     ReviewPublic,
@@ -254,3 +260,29 @@ def build_export(
         template_vectors=vectors,
         events=[own_view(event, subject.pseudonym) for event in events],
     )
+
+
+def export(runtime: Runtime, *, actor: Actor, pseudonym: str, vectors: bool,
+           signed: PasskeyResponse | None) -> AccessExport:
+    """The subject's export (:func:`build_export`), audited in its own transaction: the event
+    names the templates copied (``vectors``, never a vector) and the person's signature of the
+    copy (``signed``: a ``template_copy`` act), and the export carries its own event's
+    inclusion proof. The caller authorised ``actor``."""
+    now = runtime.clock.now()
+    # Its challenge spent, signed once the transaction committed, before it answers.
+    with spent_rights.witnessed(runtime), runtime.db.transaction() as session:
+        subject = ledger.get_subject(session, pseudonym, runtime=runtime)
+        signature = {} if signed is None or not vectors else {
+            "signed": subject_acts.signed_right(session, runtime, subject, signed,
+                                                act=subject_acts.TEMPLATE_COPY, actor=actor,
+                                                now=now)}
+        copies = template_vectors(runtime, session, subject) if vectors else None
+        copied = {} if copies is None else {
+            "template_vectors": [copy.template_id for copy in copies], **signature}
+        runtime.audit(session, Entry(action=AuditAction.EXPORT, actor=actor,
+                                     subjects=[pseudonym], details=copied))
+        # Built after the export event, so its own inclusion proof is among the proofs.
+        built = build_export(session, subject=subject, settings=runtime.settings,
+                             public_key=runtime.keys.receipt_keys,
+                             logic=matching.matching_logic(runtime), now=now, vectors=copies)
+        return transparency.with_inclusion_proofs(session, built, runtime.log, now=now)

@@ -1304,26 +1304,8 @@ class OptinFace:
         authorize(actor, Permission.EXPORT, subject=subject)
         if vectors:
             authorize(actor, Permission.EXPORT_VECTORS, subject=subject)
-        now = self.clock.now()
-        # Its challenge spent, signed once the transaction committed, before it answers.
-        with spent_rights.witnessed(self.runtime), self.runtime.db.transaction() as session:
-            row = ledger.get_subject(session, subject, runtime=self.runtime)
-            signature = {} if signed is None or not vectors else {
-                "signed": subject_acts.signed_right(session, self.runtime, row, signed,
-                                                    act=subject_acts.TEMPLATE_COPY,
-                                                    actor=actor, now=now)}
-            copies = access.template_vectors(self.runtime, session, row) if vectors else None
-            copied = {} if copies is None else {
-                "template_vectors": [copy.template_id for copy in copies], **signature}
-            self.runtime.audit(session, Entry(action=AuditAction.EXPORT, actor=actor,
-                                              subjects=[subject], details=copied))
-            # Built after the export event, so its own inclusion proof is among the proofs.
-            export = access.build_export(session, subject=row, settings=self.settings,
-                                         public_key=self.runtime.keys.receipt_keys,
-                                         logic=matching.matching_logic(self.runtime), now=now,
-                                         vectors=copies)
-            return transparency.with_inclusion_proofs(session, export, self.runtime.log,
-                                                      now=now)
+        return access.export(self.runtime, actor=actor, pseudonym=subject, vectors=vectors,
+                             signed=signed)
 
     def disclose(self, *, actor: Actor, subject: str, body: DisclosureCreate) -> DisclosureMade:
         """Disclose the subject's record (the minimal :class:`DisclosedRecord`, never a vector)
