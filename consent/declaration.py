@@ -680,38 +680,39 @@ def declared_long_enough_ago(today: date, settings: ConsentSettings) -> date:
     return today - timedelta(days=settings.declaration_period_days)
 
 
-def record_declaration(
-    session: Session,
-    *,
-    declared_on: date,
-    reference: str,
-    keys: KeyRing,
-    settings: ConsentSettings,
-    models: dict[str, ModelSpec],
-    now: datetime,
-    recorded_by: str | None,
-) -> RegisterDeclaration:
-    """Record a declaration of the register as it stands now.
+def declare(runtime: Runtime, *, actor: Actor, declared_on: date, reference: str) -> None:
+    """Record a declaration of the register as it stands now, chained as ``register_declared``
+    with the material's hash and the period that must run before matching opens.
 
     A declaration dated in the future is refused: the period runs from the day the regulator
     received it, which cannot be after the day it is recorded. The row is sealed
-    (:mod:`consent.row_seals`): only a declaration recorded here counts.
+    (:mod:`consent.row_seals`): only a declaration recorded here counts. The caller authorised
+    ``actor``.
     """
     require_reference(reference)
     require_day_in_span(declared_on, field="date")
+    now = runtime.clock.now()
     if declared_on > now.date():
         raise InvalidRequest("a declaration cannot be dated in the future",
                              details={"declared_on": declared_on.isoformat()})
-    row = RegisterDeclaration(
-        declared_on=declared_on, reference=reference, recorded_at=now, recorded_by=recorded_by,
-        material_sha256=material_sha256(
-            material_fields(session, settings=settings, models=models, keys=keys)),
-        period_days=settings.declaration_period_days,
-    )
-    session.add(row)
-    session.flush()  # the seal covers the id
-    row_seals.seal_declaration(keys, row)
-    return row
+    settings, keys = runtime.settings, runtime.keys
+    with runtime.db.transaction() as session:
+        row = RegisterDeclaration(
+            declared_on=declared_on, reference=reference, recorded_at=now,
+            recorded_by=actor.key_id,
+            material_sha256=material_sha256(material_fields(
+                session, settings=settings, models=runtime.pipeline.models, keys=keys)),
+            period_days=settings.declaration_period_days,
+        )
+        session.add(row)
+        session.flush()  # the seal covers the id
+        row_seals.seal_declaration(keys, row)
+        runtime.audit(session, Entry(action=AuditAction.REGISTER_DECLARED, actor=actor,
+                                     details={"declared_on": declared_on.isoformat(),
+                                              "reference": reference,
+                                              "material_sha256": row.material_sha256,
+                                              "material_version": MATERIAL_VERSION,
+                                              "period_days": row.period_days}))
 
 
 def _in_force(session: Session, reference: str) -> list[RegulatorOrder]:

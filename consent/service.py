@@ -1643,18 +1643,7 @@ class OptinFace:
         """Record the declaration of the register as it stands (see :mod:`consent.declaration`):
         matching opens once its period has run, while the register is unchanged."""
         authorize(actor, Permission.DECLARE)
-        with self.runtime.db.transaction() as session:
-            row = declaration.record_declaration(
-                session, declared_on=date, reference=reference, keys=self.runtime.keys,
-                settings=self.settings,
-                models=self.pipeline.models, now=self.clock.now(), recorded_by=actor.key_id)
-            self.runtime.audit(session, Entry(action=AuditAction.REGISTER_DECLARED, actor=actor,
-                                       details={"declared_on": date.isoformat(),
-                                                "reference": reference,
-                                                "material_sha256": row.material_sha256,
-                                                "material_version":
-                                                    declaration.MATERIAL_VERSION,
-                                                "period_days": row.period_days}))
+        declaration.declare(self.runtime, actor=actor, declared_on=date, reference=reference)
         return self.register(actor=None)
 
     def apply_regulator_order(self, *, actor: Actor, reference: str,
