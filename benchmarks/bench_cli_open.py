@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from benchmarks.command_line import IntOption, run_counted
+from benchmarks.fresh_process import timed_run
 from benchmarks.modes import alternated, medians
 from benchmarks.output import measured
 from benchmarks.plots import plot_mode_bars
@@ -40,15 +39,7 @@ runs."""
 
 
 def _seconds(arguments: list[str], environment: dict[str, str]) -> dict[str, float]:
-    """One fresh process, from its start to its exit (exit 0 required): its wall-clock and CPU
-    seconds (user and system; the only child waited for meanwhile)."""
-    used = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    subprocess.run([sys.executable, *arguments], env=environment, stdout=subprocess.DEVNULL,
-                   check=True, timeout=120)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - used.ru_utime) + (after.ru_stime - used.ru_stime)
+    wall, cpu = timed_run(arguments, env=environment)
     return {"wall": wall, "cpu": cpu}
 
 

@@ -21,15 +21,12 @@ the process alone, which a busy machine moves far less). Writes
 from __future__ import annotations
 
 import json
-import resource
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 from benchmarks.command_line import IntOption, run_counted
+from benchmarks.fresh_process import timed_run
 from benchmarks.output import checked, measured
 from benchmarks.plots import labelled_figure
 
@@ -53,18 +50,6 @@ BEFORE = {"before": "console_with_web_framework", "before_web_app": "console_wit
 the web app was imported where used, and before insightface was too."""
 
 
-def _start_seconds(arguments: list[str], folder: Path) -> tuple[float, float]:
-    """One fresh process, from its start to its exit (exit 0 required): its wall-clock seconds
-    and its CPU seconds (user and system; the only child waited for meanwhile)."""
-    used = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    subprocess.run([sys.executable, *arguments], cwd=folder, stdout=subprocess.DEVNULL,
-                   check=True, timeout=120)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - used.ru_utime) + (after.ru_stime - used.ru_stime)
-
-
 def run(rounds: int) -> dict[str, object]:
     """Each start's medians over ``rounds``, the starts taking turns so a load falls on all;
     the ratios of the console's start to each start before, in wall-clock and CPU seconds."""
@@ -72,7 +57,7 @@ def run(rounds: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as folder:
         for _ in range(rounds):
             for name, arguments in STARTS.items():
-                times[name].append(_start_seconds(arguments, Path(folder)))
+                times[name].append(timed_run(arguments, cwd=Path(folder)))
     medians = {name: round(statistics.median(wall for wall, _ in taken), 3)
                for name, taken in times.items()}
     cpu = {name: round(statistics.median(used for _, used in taken), 3)
