@@ -121,23 +121,24 @@ class FacePipeline:
         ``deferred``: check now, load on first use. Loading them (insightface and two ONNX
         sessions) is a fifth of what a command that never embeds (``sweep``, ``keys``,
         ``erase``...) takes (``benchmarks/bench_cli_open.py``); a missing or altered file is
-        still refused when the pipeline is made, by every command alike.
+        still refused when the pipeline is made, by every command alike, and again when loaded.
         """
         models = load_manifest(settings.manifest_path)
         detector_spec = _spec(models, settings.detector_id, ModelRole.DETECTOR)
         recognizer_spec = _spec(models, settings.recognizer_id, ModelRole.RECOGNIZER)
-        detector_path = verified_model_path(detector_spec, settings.model_dir)
-        recognizer_path = verified_model_path(recognizer_spec, settings.model_dir)
 
         def sessions() -> _Sessions:
+            """Checked as they are loaded too: a file swapped since the pipeline was made (a
+            deferred one's first use may come long after) is refused, never loaded."""
             providers = choose_providers(settings.providers)
             options = session_options(intra_op_threads=settings.intra_op_threads,
                                       intra_op_affinities=settings.intra_op_affinities)
-            detector = FaceDetector(detector_path, providers=providers, options=options,
-                                    sizes=settings.det_sizes, threshold=settings.det_threshold)
-            embedder = FaceEmbedder(recognizer_path, model_id=recognizer_spec.id,
+            detector = FaceDetector(verified_model_path(detector_spec, settings.model_dir),
                                     providers=providers, options=options,
-                                    batch_size=settings.embed_batch_size)
+                                    sizes=settings.det_sizes, threshold=settings.det_threshold)
+            embedder = FaceEmbedder(verified_model_path(recognizer_spec, settings.model_dir),
+                                    model_id=recognizer_spec.id, providers=providers,
+                                    options=options, batch_size=settings.embed_batch_size)
             if recognizer_spec.embedding_size not in (None, embedder.dim):
                 raise ModelIntegrityError(
                     f"{recognizer_spec.id} outputs {embedder.dim} values, its manifest entry"
@@ -147,7 +148,10 @@ class FacePipeline:
 
         pipeline = cls(sessions=sessions, recognizer=recognizer_spec, settings=settings,
                        models={spec.id: spec for spec in (detector_spec, recognizer_spec)})
-        if not deferred:
+        if deferred:  # refused now, as when loaded at once
+            for spec in (detector_spec, recognizer_spec):
+                verified_model_path(spec, settings.model_dir)
+        else:
             pipeline.load()
         return pipeline
 

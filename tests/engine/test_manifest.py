@@ -108,3 +108,16 @@ def test_a_deferred_pipeline_checks_its_models_when_made_and_loads_them_on_first
         deferred.load()
     with pytest.raises(ModelIntegrityError, match="outputs 512 values"):
         FacePipeline.from_settings(settings)
+
+
+def test_a_model_swapped_after_a_deferred_pipeline_was_made_is_refused_when_loaded(
+    tmp_path: Path,
+) -> None:
+    """A deferred pipeline's first use may come long after its check: the file it loads then
+    is checked again, so one swapped meanwhile is refused, never loaded."""
+    for spec in load_manifest(DEFAULT_MANIFEST).values():
+        shutil.copyfile(verified_model_path(spec, None), tmp_path / spec.file)
+    deferred = FacePipeline.from_settings(EngineSettings(model_dir=tmp_path), deferred=True)
+    (tmp_path / "w600k_mbf.onnx").write_bytes(b"not the model")
+    with pytest.raises(ModelIntegrityError, match="w600k_mbf"):
+        deferred.load()
