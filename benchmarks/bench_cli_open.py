@@ -3,8 +3,8 @@
 Usage: python -m benchmarks.bench_cli_open [--rounds 15]
 
 ``sweep``, ``erase``, ``export``, ``keys``, ``audit reseal``... open the ledger, the keys and
-the index, and every one of them loaded the face models as it opened the service: insightface,
-onnxruntime and two ONNX sessions, for commands that never see a face. They now check the
+the index, and every one of them loaded the face models as it opened the service: insightface
+and two ONNX sessions, for commands that never see a face. They now check the
 models' files against the manifest as before and load them on first use
 (``FacePipeline.from_settings(deferred=True)``). This times ``optinface sweep`` on one
 deployment (made once, with its first admin key) in fresh processes taking turns round by
