@@ -65,7 +65,7 @@ def run_counted(name: str, doc: str, run: Callable[[int], R], plot: Callable[[R,
                 count: IntOption) -> R:
     """Run a bench whose command line is one ``count`` (its rounds, or the events it times),
     given to ``run``; the result is written as ``NAME.json`` and ``.png`` and returned."""
-    arguments = bench_parser(doc, count).parse_args()
-    result = run(getattr(arguments, count.flag.removeprefix("--").replace("-", "_")))
+    (value,) = vars(bench_parser(doc, count).parse_args()).values()  # its one option
+    result = run(value)
     write_results(name, result, plot)
     return result
