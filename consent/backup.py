@@ -8,18 +8,18 @@ epoch key that wrapped them: a backup outlives its epoch as a ledger of consents
 not as a gallery (subjects then enrol again, see ``reconcile``).
 
 Restoring replaces the data directory's database by the backup (the files it replaces are
-shredded, the index with them); the next start replays the erasure journal before it serves,
-so a subject erased after the backup was taken never comes back, nor a consent or purpose
-withdrawn, an API key revoked, an opt-out of 1:N search made or a regulator's order placed or
-lifted since. What the copy holds
-single-use and unused is voided: probe consents, one-time links, open challenges and approved
-captures (a use after the backup is journaled nowhere). A backup
-of another deployment is refused before anything is shredded: its own events must be those a
-checkpoint signed by the key this deployment's witness folder pins covers. So is a backup
-taken before ``optinface protect rekey``: its templates are protected by a rotation the re-key
-destroyed, so the ledger's check of that key (:mod:`consent.key_check`) is not the key store's,
-and the restored ledger could not start. A backup is never written inside the data directory,
-the key store or the witness folder.
+shredded, the index with them, but only once the copy stands whole beside them: a full disk or
+a folder that takes no new file leaves the ledger as it was); the next start replays the
+erasure journal before it serves, so a subject erased after the backup was taken never comes
+back, nor a consent or purpose withdrawn, an API key revoked, an opt-out of 1:N search made or
+a regulator's order placed or lifted since. What the copy holds single-use and unused is
+voided: probe consents, one-time links, open challenges and approved captures (a use after the
+backup is journaled nowhere). A backup of another deployment is refused before anything is
+shredded: its own events must be those a checkpoint signed by the key this deployment's
+witness folder pins covers. So is a backup taken before ``optinface protect rekey``: its
+templates are protected by a rotation the re-key destroyed, so the ledger's check of that key
+(:mod:`consent.key_check`) is not the key store's, and the restored ledger could not start. A
+backup is never written inside the data directory, the key store or the witness folder.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
@@ -37,6 +36,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from sqlalchemy import JSON, Connection, create_engine, update
+from sqlalchemy.exc import DBAPIError
 
 from optinface.consent.audit import event_leaf
 from optinface.consent.db import read_only_uri, sqlite_file
@@ -248,6 +248,8 @@ def restore(settings: ConsentSettings, source: Path, *, now: datetime) -> dict[s
 
     Raises:
         DataDirInUse: a server has the data directory open.
+        DataDirUnusable: the data directory cannot be made or locked, or the copy cannot be
+            written beside the ledger (a full disk): the ledger is left as it was.
         InvalidRequest: ``source`` holds no backup, its checksum does not match, it is
             another deployment's, or it was taken before the templates were re-keyed.
     """
@@ -256,23 +258,49 @@ def restore(settings: ConsentSettings, source: Path, *, now: datetime) -> dict[s
     if not backup_file.is_file() or not manifest_file.is_file():
         raise InvalidRequest(f"{source} holds no optinface backup")
     expected = _manifest_sha256(manifest_file)
-    if hashlib.sha256(backup_file.read_bytes()).hexdigest() != expected:
+    content = backup_file.read_bytes()  # what is restored is what was checked
+    if hashlib.sha256(content).hexdigest() != expected:
         raise InvalidRequest(f"the backup in {source} does not match its checksum")
     _require_this_deployments(settings, backup_file)
     _require_the_key_stores(settings, backup_file)
     target = _database(settings)
-    settings.data_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     with DataDirLock.acquire(settings.data_dir):
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            shred_path(target.with_name(target.name + suffix))
-        shred_path(settings.index_path)  # a cache of the ledger being replaced
         staged = target.with_name(f".{target.name}.restore")
-        os.close(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_MODE))
-        shutil.copyfile(backup_file, staged)
-        voided = _void_single_use(staged, now=now)
+        voided = _stage(content, staged, now=now)
+        _shred_database(target)
+        shred_path(settings.index_path)  # a cache of the ledger being replaced
         os.replace(staged, target)
         fsync_directory(target.parent)
     return voided
+
+
+def _stage(content: bytes, staged: Path, *, now: datetime) -> dict[str, int]:
+    """Write the backup's ``content`` to ``staged``, beside the ledger, void what it holds
+    single-use, and make it durable, before any file of the ledger is touched: a full disk,
+    or a data directory that takes no new file, then leaves the ledger as it was. What the
+    copy voided (:func:`_void_single_use`).
+
+    Raises:
+        DataDirUnusable: the copy cannot be written or voided (the part written is shredded).
+    """
+    try:
+        descriptor = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_MODE)
+        with os.fdopen(descriptor, "wb") as copy:
+            copy.write(content)
+            copy.flush()
+            os.fsync(copy.fileno())
+        return _void_single_use(staged, now=now)  # committed, as SQLite commits: durably
+    except (OSError, DBAPIError) as error:  # SQLite's errors come wrapped by SQLAlchemy
+        _shred_database(staged)
+        reason = str(error.orig) if isinstance(error, DBAPIError) else error.strerror
+        raise DataDirUnusable(f"the backup cannot be copied into {staged.parent}: {reason};"
+                              " the ledger is as it was, nothing was replaced") from error
+
+
+def _shred_database(database: Path) -> None:
+    """Shred a SQLite database and the files SQLite keeps beside it."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        shred_path(database.with_name(database.name + suffix))
 
 
 def _void_single_use(database: Path, *, now: datetime) -> dict[str, int]:

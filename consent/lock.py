@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 
 from optinface.consent.errors import DataDirInUse, DataDirUnusable
-from optinface.engine.files import PRIVATE_MODE
+from optinface.engine.files import PRIVATE_DIR_MODE, PRIVATE_MODE
 
 LOCK_FILE = "optinface.lock"
 
@@ -32,13 +32,16 @@ class DataDirLock:
 
     @classmethod
     def acquire(cls, data_dir: Path) -> DataDirLock:
-        """Lock ``data_dir`` for this process, or raise :class:`DataDirInUse` at once.
+        """Lock ``data_dir`` for this process, making it first where there is none, or raise
+        :class:`DataDirInUse` at once.
 
         Raises:
             DataDirInUse: another process holds the lock.
-            DataDirUnusable: the lock file cannot be opened (a folder in its place, no
-                permission), named, since the data directory itself may be fine.
+            DataDirUnusable: ``data_dir`` cannot be made or is not a folder; the lock file
+                cannot be opened (a folder in its place, no permission), named, since the data
+                directory itself may be fine.
         """
+        _make_private(data_dir)
         path = data_dir / LOCK_FILE
         try:
             descriptor = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_MODE)
@@ -70,3 +73,19 @@ class DataDirLock:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self.release()
+
+
+def _make_private(data_dir: Path) -> None:
+    """Make ``data_dir`` if there is none, readable by the service's user alone: only they may
+    even list what it holds, whoever made it.
+
+    Raises:
+        DataDirUnusable: it is not a folder, or cannot be made or restricted.
+    """
+    try:
+        data_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        data_dir.chmod(PRIVATE_DIR_MODE)
+    except (FileExistsError, NotADirectoryError) as error:
+        raise DataDirUnusable(f"data directory {data_dir} is not a folder") from error
+    except OSError as error:  # not allowed, a missing or read-only parent, a full disk...
+        raise DataDirUnusable(f"data directory {data_dir}: {error.strerror}") from error

@@ -83,7 +83,6 @@ from optinface.consent.epochs import EpochReport
 from optinface.consent.erasure import erase_requested
 from optinface.consent.errors import (
     ConsentError,
-    DataDirUnusable,
     NotFound,
     PasskeyUnsealed,
     SubjectCredentialRequired,
@@ -413,16 +412,7 @@ class OptinFace:
         core_dumps.forbid()  # before any key or template is read in this process
         require_model_dir(settings.model_dir)
         load_thresholds(settings.thresholds_path)
-        try:
-            # Only the service's user may even list what the data directory holds.
-            settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            settings.data_dir.chmod(0o700)
-            lock = DataDirLock.acquire(settings.data_dir)
-        except (FileExistsError, NotADirectoryError) as error:
-            raise DataDirUnusable(f"data directory {settings.data_dir} is not a folder") from error
-        except OSError as error:  # not allowed, a missing or read-only parent, a full disk...
-            message = f"data directory {settings.data_dir}: {error.strerror}"
-            raise DataDirUnusable(message) from error
+        lock = DataDirLock.acquire(settings.data_dir)
         try:
             runtime, discarded = _wire(settings, pipeline=pipeline, clock=clock, index=index,
                                        require_witness=require_witness,

@@ -952,6 +952,67 @@ def test_a_restore_from_a_folder_that_cannot_be_read_is_unreadable_file_in_one_l
     assert (code, lines) == (1, [f"refused: unreadable_file: {source}: cannot be read ({reason})"])
 
 
+def _backed_up(data_dir: Path, destination: Path, monkeypatch: pytest.MonkeyPatch,
+               capsys: pytest.CaptureFixture[str]) -> Path:
+    """``destination`` holding a backup of the deployment in ``data_dir``."""
+    code, lines = console(monkeypatch, capsys, "backup", str(destination),
+                          "--data-dir", str(data_dir))
+    assert code == 0, lines
+    return destination
+
+
+@pytest.mark.parametrize("data_dir_is", ["a-file", "unmakeable"])
+def test_a_restore_into_a_data_dir_that_is_a_file_or_cannot_be_made_is_one_line(
+    data_dir: Path, admin: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], data_dir_is: str,
+) -> None:
+    """It was a traceback (``FileExistsError``, ``FileNotFoundError``): a restore makes the
+    data directory where there is none (a bare machine taking over), as a start does, and is
+    refused as a start is where it cannot."""
+    backup = _backed_up(data_dir, tmp_path / "backup", monkeypatch, capsys)
+    target = tmp_path / "a-file" if data_dir_is == "a-file" else Path("/proc/optinface-nope")
+    if data_dir_is == "a-file":
+        target.write_text("not a folder")
+    code, lines = console(monkeypatch, capsys, "restore", str(backup), "--data-dir", str(target))
+    assert (code, lines) == (1, [f"error: data_dir_unusable: data directory {target} is not a"
+                                 " folder" if data_dir_is == "a-file" else
+                                 f"error: data_dir_unusable: data directory {target}: No such"
+                                 " file or directory"])
+
+
+_RESTORE_ON_A_FULL_DISK = (
+    "import resource, sys\n"
+    "from optinface.api.cli.main import run\n"
+    "limit = int(sys.argv.pop(1))\n"
+    "resource.setrlimit(resource.RLIMIT_FSIZE,"
+    " (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))\n"
+    "run()\n")
+
+
+def test_a_restore_that_cannot_write_its_copy_leaves_the_ledger_as_it_was(
+    data_dir: Path, admin: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A full disk, played by a limit on the size of the files the command writes (half the
+    backup's): the copy is written, voided and made durable beside the ledger before any file
+    of it is shredded. The ledger was shredded first: a restore refused half-way left zeros
+    where it stood, and a traceback."""
+    backup = _backed_up(data_dir, tmp_path / "backup", monkeypatch, capsys)
+    limit = (backup / "optinface.db").stat().st_size // 2
+    held = {path: content for path, content in file_bytes(data_dir).items()
+            if Path(path).name != "optinface.lock"}  # the lock names the last process to hold it
+    child = subprocess.run([sys.executable, "-c", _RESTORE_ON_A_FULL_DISK, str(limit), "restore",
+                            str(backup), "--data-dir", str(data_dir)],
+                           capture_output=True, text=True, timeout=120)
+    assert (child.returncode, child.stderr.splitlines()) == (1, [
+        f"error: data_dir_unusable: the backup cannot be copied into {data_dir}: File too large;"
+        " the ledger is as it was, nothing was replaced"])
+    assert {path: content for path, content in file_bytes(data_dir).items()
+            if Path(path).name != "optinface.lock"} == held
+    code, lines = console(monkeypatch, capsys, "audit", "verify", "--data-dir", str(data_dir))
+    assert code == 0, lines
+
+
 @pytest.mark.parametrize("existing", [False, True], ids=["new-folder", "empty-folder"])
 def test_a_backup_of_a_ledger_that_is_not_a_database_is_one_line_leaving_nothing(
     data_dir: Path, admin: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
