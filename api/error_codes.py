@@ -148,6 +148,7 @@ data_dir_unusable            503     the CLI: the data directory cannot be creat
                                      its ledger cannot be read (a file that is not a database), or
                                      it does not exist (every command but serve and keys create);
                                      the server: a request met the ledger's storage damaged
+                                     or failing (a full disk, an I/O error), a command too
 placeholder_accountability   503     (CLI only) serve refuses placeholder accountability settings
                                      outside demo mode (OPTINFACE_DEMO_MODE=true)
 manifest_unreadable          503     (CLI only) the model manifest or thresholds file is unreadable

@@ -27,14 +27,13 @@ from optinface.api.error_codes import STATUS_BY_CODE, ApiErrorCode, status_for, 
 from optinface.api.failures import log_failure
 from optinface.api.limits import retry_after_header
 from optinface.api.security_headers import security_headers
-from optinface.consent.db import damaged, unreachable, unreachable_summary
+from optinface.consent.db import storage_refusal, unreachable, unreachable_summary
 from optinface.consent.errors import (
     CommittedNotServed,
     ConsentError,
     LedgerRestored,
     QuotaExceeded,
 )
-from optinface.consent.key_check import ledger_unreadable
 from optinface.engine.errors import EngineBusy, EngineError
 
 logger = logging.getLogger(__name__)
@@ -156,13 +155,13 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
         return error_response(code, str(exc.detail), status=status,
                               headers=dict(exc.headers or {}))
     # The route's template, never the path: the log outlives an erasure (api.access_log).
-    if damaged(exc):  # nothing but a backup mends it: the operator's, not the caller's, fault
-        refusal = ledger_unreadable(exc)
-        logger.error("ledger damaged on %s %s: %s", request.method,
+    refusal = storage_refusal(exc)  # damaged, or a full disk: the operator's to mend
+    if refusal is not None:
+        logger.error("ledger storage unusable on %s %s: %s", request.method,
                      route_template(request.scope), refusal.message)
         return error_response(
-            refusal.code, "the ledger's storage is damaged; the operator can find it in the log",
-            status=STATUS_BY_CODE[refusal.code], headers=security_headers(request.scope))
+            refusal.code, "the ledger's storage cannot be used; the operator can find it in the"
+            " log", status=STATUS_BY_CODE[refusal.code], headers=security_headers(request.scope))
     if unreachable(exc):
         logger.error("ledger unreachable on %s %s: %s", request.method,
                      route_template(request.scope), unreachable_summary(exc))

@@ -222,33 +222,56 @@ def lock_wait_ended(error: BaseException) -> bool:
     """Whether ``error`` is a lock wait that ended unserved: PostgreSQL's ``lock_timeout``
     (:data:`LOCK_NOT_AVAILABLE`), or SQLite's busy timeout (``database is locked``: another
     thread of this process holding the write lock past it)."""
-    if not isinstance(error, DBAPIError):
-        return False
-    original = error.orig
-    if isinstance(original, sqlite3.Error):  # an extended code keeps its primary one low
-        return getattr(original, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
-    return getattr(original, "sqlstate", None) == LOCK_NOT_AVAILABLE
+    return _database_says(error, (sqlite3.SQLITE_BUSY,), (LOCK_NOT_AVAILABLE,))
 
 
 DAMAGED_SQLSTATES = ("XX001", "XX002")
 """PostgreSQL's data_corrupted and index_corrupted."""
 DAMAGED_SQLITE_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 """SQLite's "database disk image is malformed" and "file is not a database"."""
+FAILING_SQLSTATES = ("53100",)
+"""PostgreSQL's disk_full."""
+FAILING_SQLITE_CODES = (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR)
+"""SQLite's "database or disk is full" and its I/O errors: a write the file system refused (a
+full disk, a limit on file sizes) or a disk failing."""
 
 
-def damaged(error: BaseException) -> TypeGuard[DBAPIError]:
-    """Whether ``error`` says the ledger's own storage is damaged (bad-input test 18, #5: 8 kB
-    of noise in the middle of the SQLite file, met by the sweep, not the start). Neither for now
-    (:func:`unreachable`) nor the code's fault: nothing but a backup mends it, so a command
-    refuses it in one line, ``data_dir_unusable``; every other database failure stays one to
-    fix, with its traceback."""
+def storage_refusal(error: BaseException) -> DataDirUnusable | None:
+    """The refusal of a failure of the ledger's own storage met past the start's reads; None
+    for any other database failure, which stays one to fix, with its traceback.
+
+    Damaged storage (bad-input test 18, #5: 8 kB of noise in the middle of the SQLite file, met
+    by the sweep, not the start): nothing but a backup mends it. Failing storage (a full disk):
+    the operator frees space or mends the disk. Neither is for now (:func:`unreachable`), nor
+    the caller's or the code's fault: a command refuses it in one line, the API answers 503,
+    both ``data_dir_unusable``.
+    """
+    if _database_says(error, DAMAGED_SQLITE_CODES, DAMAGED_SQLSTATES):
+        return ledger_unreadable(error)
+    if _database_says(error, FAILING_SQLITE_CODES, FAILING_SQLSTATES):
+        return DataDirUnusable(f"the ledger's storage failed: {failure_summary(error)}")
+    return None
+
+
+def ledger_unreadable(error: DBAPIError) -> DataDirUnusable:
+    """The refusal of a ledger that cannot be read (``error`` as the log may say it): at the
+    start, before migrating, and where a command or a request meets damaged storage later
+    (:func:`storage_refusal`)."""
+    return DataDirUnusable(f"the ledger cannot be read: {failure_summary(error)}")
+
+
+def _database_says(error: BaseException, sqlite_codes: Collection[int],
+                   sqlstates: Collection[str]) -> TypeGuard[DBAPIError]:
+    """Whether ``error`` is the database's failure with one of these SQLite primary codes or
+    PostgreSQL SQLSTATEs."""
     if not isinstance(error, DBAPIError):
         return False
     original = error.orig
     if isinstance(original, sqlite3.Error):
-        # An extended code (SQLITE_CORRUPT_INDEX...) keeps its primary code in the low byte.
-        return (getattr(original, "sqlite_errorcode", 0) & 0xFF) in DAMAGED_SQLITE_CODES
-    return getattr(original, "sqlstate", None) in DAMAGED_SQLSTATES
+        # An extended code (SQLITE_CORRUPT_INDEX, SQLITE_IOERR_WRITE...) keeps its primary code
+        # in the low byte.
+        return (getattr(original, "sqlite_errorcode", 0) & 0xFF) in sqlite_codes
+    return getattr(original, "sqlstate", None) in sqlstates
 
 
 def unreachable_summary(error: BaseException) -> str:
@@ -362,6 +385,9 @@ def head_revision() -> str | None:
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
+_CHECKPOINT = "PRAGMA wal_checkpoint(TRUNCATE)"
+
+
 def checkpoint_wal(engine: Engine, *, wait_ms: int = BUSY_TIMEOUT_MS) -> bool:
     """Fold the WAL into the database file and truncate it, so deleted pages leave no copy;
     whether it did (always so on PostgreSQL, which has no such file to empty).
@@ -385,10 +411,12 @@ def checkpoint_wal(engine: Engine, *, wait_ms: int = BUSY_TIMEOUT_MS) -> bool:
         cursor = connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
         try:
-            busy, frames, done = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            busy, frames, done = cursor.execute(_CHECKPOINT).fetchone()
         finally:
             cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cursor.close()
+    except sqlite3.Error as error:  # the driver's own, wrapped as SQLAlchemy wraps the others'
+        raise DBAPIError.instance(_CHECKPOINT, None, error, sqlite3.Error) from error
     finally:
         connection.close()
     if busy:

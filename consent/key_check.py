@@ -33,9 +33,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from optinface.consent import witness
-from optinface.consent.db import Database, failure_summary
+from optinface.consent.db import Database, ledger_unreadable
 from optinface.consent.epochs import ledger_epoch
-from optinface.consent.errors import DataDirUnusable, KeyStoreUnusable
+from optinface.consent.errors import KeyStoreUnusable
 from optinface.consent.identifiers import MAX_INTEGER_COLUMN
 from optinface.consent.keys import (
     CHECKPOINT_KEY_NAME,
@@ -88,13 +88,6 @@ def keys_needed(db: Database, *, witness_dir: Path, signed: bool) -> frozenset[s
     if signed or witness.pinned_key(witness_dir) is not None:
         return LEDGER_KEYS | {CHECKPOINT_KEY_NAME}
     return LEDGER_KEYS
-
-
-def ledger_unreadable(error: DBAPIError) -> DataDirUnusable:
-    """The refusal of a ledger that cannot be read (``error`` as the log may say it): here,
-    before migrating, and where a command meets its damaged storage later
-    (:func:`consent.db.damaged`)."""
-    return DataDirUnusable(f"the ledger cannot be read: {failure_summary(error)}")
 
 
 def newest_signed_checkpoint(db: Database) -> witness.Signed | None:

@@ -29,9 +29,8 @@ from optinface.api.cli.common import refused, require_utf8
 from optinface.api.error_codes import ApiErrorCode, CliErrorCode
 from optinface.api.settings import SettingsRefused, settings_problems
 from optinface.api.tls import TlsFileRefused
-from optinface.consent.db import damaged, unreachable, unreachable_summary
+from optinface.consent.db import storage_refusal, unreachable, unreachable_summary
 from optinface.consent.errors import ConsentError
-from optinface.consent.key_check import ledger_unreadable
 from optinface.engine.errors import EngineError
 from optinface.engine.settings import SettingNotJson
 
@@ -71,7 +70,7 @@ def run() -> None:
     before (an unreadable manifest, a missing model file, a data directory that cannot be made,
     an ``OPTINFACE_*`` setting that is not valid, a TLS file serve or ``keys create`` cannot
     use, a PostgreSQL ledger that cannot be reached, a ledger damaged where only the command
-    reads), and an argument that is not UTF-8
+    reads, a full disk under it), and an argument that is not UTF-8
     (:func:`common.require_utf8`), checked before any command runs.
     """
     try:
@@ -91,8 +90,7 @@ def run() -> None:
     except (DBAPIError, SQLAlchemyTimeoutError) as error:
         if unreachable(error):
             ended = refused(ApiErrorCode.LEDGER_UNAVAILABLE, unreachable_summary(error))
-        elif damaged(error):  # met past the start's reads: the start's refusal
-            unusable = ledger_unreadable(error)
+        elif (unusable := storage_refusal(error)) is not None:  # damaged, or a full disk
             ended = refused(unusable.code, unusable.message)
         else:
             raise

@@ -980,13 +980,34 @@ def test_a_restore_into_a_data_dir_that_is_a_file_or_cannot_be_made_is_one_line(
                                  " file or directory"])
 
 
-_RESTORE_ON_A_FULL_DISK = (
+_ON_A_FULL_DISK = (
     "import resource, sys\n"
     "from optinface.api.cli.main import run\n"
     "limit = int(sys.argv.pop(1))\n"
     "resource.setrlimit(resource.RLIMIT_FSIZE,"
     " (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))\n"
     "run()\n")
+
+
+def _on_a_full_disk(limit: int, *args: str) -> subprocess.CompletedProcess[str]:
+    """``optinface ARGS`` in a child process that may write no file past ``limit`` bytes, as
+    on a disk that is full: its writes there fail (``EFBIG``)."""
+    return subprocess.run([sys.executable, "-c", _ON_A_FULL_DISK, str(limit), *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("command", [("sweep",), ("register",)])
+def test_a_command_on_a_full_disk_is_one_line(
+    data_dir: Path, admin: str, command: tuple[str, ...],
+) -> None:
+    """Each command that opens the deployment writes to the ledger as it opens: SQLite's
+    "disk I/O error" past the start's reads (a full disk's "database or disk is full" alike)
+    was a traceback. The limit, the size of SQLite's shared-memory file, lets those reads
+    through."""
+    child = _on_a_full_disk(32_768, *command, "--data-dir", str(data_dir))
+    assert (child.returncode, child.stderr.splitlines()) == (1, [
+        "error: data_dir_unusable: the ledger's storage failed: OperationalError: disk I/O"
+        " error"])
 
 
 def test_a_restore_that_cannot_write_its_copy_leaves_the_ledger_as_it_was(
@@ -1001,9 +1022,7 @@ def test_a_restore_that_cannot_write_its_copy_leaves_the_ledger_as_it_was(
     limit = (backup / "optinface.db").stat().st_size // 2
     held = {path: content for path, content in file_bytes(data_dir).items()
             if Path(path).name != "optinface.lock"}  # the lock names the last process to hold it
-    child = subprocess.run([sys.executable, "-c", _RESTORE_ON_A_FULL_DISK, str(limit), "restore",
-                            str(backup), "--data-dir", str(data_dir)],
-                           capture_output=True, text=True, timeout=120)
+    child = _on_a_full_disk(limit, "restore", str(backup), "--data-dir", str(data_dir))
     assert (child.returncode, child.stderr.splitlines()) == (1, [
         f"error: data_dir_unusable: the backup cannot be copied into {data_dir}: File too large;"
         " the ledger is as it was, nothing was replaced"])

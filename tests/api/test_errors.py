@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import resource
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import httpx2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -44,7 +46,7 @@ from tests.support.api import (
 from tests.support.erasures import folder_in_place
 from tests.support.forgery import damage_root_page
 from tests.support.postgres import PostgresServer, postgres_server
-from tests.support.server import free_port
+from tests.support.server import free_port, serve_environment, serve_process
 
 pytestmark = pytest.mark.shared_deployment
 
@@ -660,3 +662,31 @@ def test_a_ledger_damaged_where_a_request_reads_is_a_503_with_its_code_and_a_log
     assert answer.json()["code"] == "data_dir_unusable"
     assert "malformed" not in answer.text
     assert "the ledger cannot be read" in caplog.text and "malformed" in caplog.text
+
+
+@pytest.mark.slow  # a server process
+def test_a_full_disk_under_a_running_server_is_a_503_and_it_serves_again_once_freed(
+    tmp_path: Path,
+) -> None:
+    """A disk that fills while the server runs, played by a limit on the size of the files the
+    server may write, set on the running process: a write was a bare 500 ``internal_error``.
+    It is the operator's to mend, as a damaged ledger is: 503 ``data_dir_unusable``, the
+    database's words in the log, not in the answer. Once freed, the same server serves, and
+    its log still verifies: what failed left nothing half-written."""
+    key_file = tmp_path / "first-admin-key"
+    environment = serve_environment(tmp_path, OPTINFACE_FIRST_ADMIN_KEY_FILE=str(key_file))
+    with serve_process(tmp_path / "var", environment) as served:
+        admin = {"X-API-Key": key_file.read_text().strip()}
+        _, hard = resource.prlimit(served.process.pid, resource.RLIMIT_FSIZE)
+        resource.prlimit(served.process.pid, resource.RLIMIT_FSIZE, (1, hard))
+        full = httpx2.post(f"{served.url}/v1/subjects", json={"age_category": "adult"},
+                           headers=admin)
+        resource.prlimit(served.process.pid, resource.RLIMIT_FSIZE, (hard, hard))
+        freed = httpx2.post(f"{served.url}/v1/subjects", json={"age_category": "adult"},
+                            headers=admin)
+        verified = httpx2.get(f"{served.url}/v1/audit/verify", headers=admin)
+    assert full.status_code == 503, full.text
+    assert full.json()["code"] == "data_dir_unusable" and "I/O" not in full.text
+    assert "the ledger's storage failed: OperationalError: disk I/O error" in served.output()
+    assert freed.status_code == 201, freed.text
+    assert verified.json()["ok"] is True, verified.text

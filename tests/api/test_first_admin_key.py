@@ -15,17 +15,13 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from tests.support.api import thresholds_for_tests
-from tests.support.server import inherited_environment, serve_process
-from tests.support.thresholds import TEST_FMR
+from tests.support.server import inherited_environment, serve_environment, serve_process
 
 pytestmark = pytest.mark.slow  # two starts of a server process
 
 
 def _environment(tmp_path: Path, key_file: Path) -> dict[str, str]:
-    return {"OPTINFACE_THRESHOLDS_PATH": str(thresholds_for_tests(tmp_path)),
-            "OPTINFACE_MATCH_FMR": str(TEST_FMR), "OPTINFACE_DEMO_MODE": "true",
-            "OPTINFACE_FIRST_ADMIN_KEY_FILE": str(key_file), "COLUMNS": "200"}
+    return serve_environment(tmp_path, OPTINFACE_FIRST_ADMIN_KEY_FILE=str(key_file))
 
 
 def test_the_first_admin_key_goes_to_its_file_never_to_the_output(tmp_path: Path) -> None:

@@ -23,9 +23,7 @@ import pytest
 from optinface.api.settings import ApiSettings
 from optinface.api.soft_person import SoftHttpPerson, probe_consent
 from optinface.consent.declaration import declared_long_enough_ago
-from tests.support.api import thresholds_for_tests
-from tests.support.server import serve_process
-from tests.support.thresholds import TEST_FMR
+from tests.support.server import serve_environment, serve_process
 
 CLIENTS = 4
 LOAD_SECONDS = 20.0
@@ -42,17 +40,14 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("serve")
-    env = {
-        "OPTINFACE_THRESHOLDS_PATH": str(thresholds_for_tests(tmp)),
-        "OPTINFACE_MATCH_FMR": str(TEST_FMR),
-        "OPTINFACE_RATE_PER_SECOND": "1000",
-        "OPTINFACE_RATE_BURST": "1000",
-        "OPTINFACE_SIGN_IN_CHALLENGES_PER_MINUTE": "100000",
-        "OPTINFACE_SIGN_IN_CHALLENGE_BURST": "1000",
-        "OPTINFACE_IDENTIFY_DAILY_QUOTA": "100000",
-        "COLUMNS": "200",
-        "OPTINFACE_DEMO_MODE": "true",  # placeholder accountability: a test deployment
-    }
+    env = serve_environment(
+        tmp,
+        OPTINFACE_RATE_PER_SECOND="1000",
+        OPTINFACE_RATE_BURST="1000",
+        OPTINFACE_SIGN_IN_CHALLENGES_PER_MINUTE="100000",
+        OPTINFACE_SIGN_IN_CHALLENGE_BURST="1000",
+        OPTINFACE_IDENTIFY_DAILY_QUOTA="100000",
+    )
     with serve_process(tmp / "var", env) as served:
         output = served.output()
         admin = re.search(r"^(key_\S+)$", output, re.MULTILINE)

@@ -47,7 +47,13 @@ from optinface.engine.pipeline import FacePipeline
 from tests.support.api import Keys, auth, make_keys, settings_for_tests, thresholds_for_tests
 from tests.support.certificates import Issued, Pki, make_pki
 from tests.support.console import console, printed_secret
-from tests.support.server import free_port, inherited_environment, started, wait_until_healthy
+from tests.support.server import (
+    free_port,
+    inherited_environment,
+    serve_environment,
+    started,
+    wait_until_healthy,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -440,13 +446,12 @@ class Serving:
         return tls_client(self.pki, url, cert)
 
 
-def _serve_environment(root: Path, pki: Pki, **extra: str) -> dict[str, str]:
+def _tls_serve_environment(root: Path, pki: Pki, **extra: str) -> dict[str, str]:
     """The environment of an ``optinface serve`` subprocess over TLS with ``pki``'s CA as the
     clients', in demo mode, with this test's thresholds; ``extra`` settings beside."""
-    return {**inherited_environment(), "OPTINFACE_DEMO_MODE": "true", "COLUMNS": "200",
-            "OPTINFACE_THRESHOLDS_PATH": str(thresholds_for_tests(root)),
-            "OPTINFACE_TLS_CERT": str(pki.server.cert), "OPTINFACE_TLS_KEY": str(pki.server.key),
-            "OPTINFACE_TLS_CLIENT_CA": str(pki.ca.cert), **extra}
+    return {**inherited_environment(), **serve_environment(
+        root, OPTINFACE_TLS_CERT=str(pki.server.cert), OPTINFACE_TLS_KEY=str(pki.server.key),
+        OPTINFACE_TLS_CLIENT_CA=str(pki.ca.cert), **extra)}
 
 
 @contextmanager
@@ -456,7 +461,7 @@ def serving(root: Path, pki: Pki, *, client_port: bool) -> Iterator[Serving]:
     ports = [free_port()]
     while client_port and len(ports) < 2:
         ports.extend({free_port()} - set(ports))
-    env = _serve_environment(root, pki, OPTINFACE_AUDIT_WITNESS_INTERVAL_SECONDS=QUIET_WITNESS)
+    env = _tls_serve_environment(root, pki, OPTINFACE_AUDIT_WITNESS_INTERVAL_SECONDS=QUIET_WITNESS)
     if client_port:
         env["OPTINFACE_TLS_CLIENT_PORT"] = str(ports[1])
     data_dir = root / "var"
@@ -593,7 +598,7 @@ def test_serve_refuses_a_client_port_in_use_in_one_line_before_making_anything(
     data_dir = tmp_path / "var"
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        env = _serve_environment(tmp_path, pki, OPTINFACE_TLS_CLIENT_PORT=str(port))
+        env = _tls_serve_environment(tmp_path, pki, OPTINFACE_TLS_CLIENT_PORT=str(port))
         ended = subprocess.run(
             [sys.executable, "-m", "optinface.api.cli.main", "serve", "--port", str(free_port()),
              "--data-dir", str(data_dir)],

@@ -18,9 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.api import thresholds_for_tests
-from tests.support.server import serve_process
-from tests.support.thresholds import TEST_FMR
+from tests.support.server import serve_environment, serve_process
 
 CORE_PATTERN = Path("/proc/sys/kernel/core_pattern")
 
@@ -63,9 +61,8 @@ def writes_cores(tmp_path: Path) -> None:
 def test_a_crashed_server_leaves_no_core_dump_where_a_plain_process_does(tmp_path: Path) -> None:
     folder = tmp_path / "server"
     folder.mkdir()
-    env = {"OPTINFACE_THRESHOLDS_PATH": str(thresholds_for_tests(tmp_path)),
-           "OPTINFACE_MATCH_FMR": str(TEST_FMR), "OPTINFACE_DEMO_MODE": "true"}
-    with serve_process(tmp_path / "var", env, cwd=folder, preexec_fn=_cores_allowed) as served:
+    with serve_process(tmp_path / "var", serve_environment(tmp_path), cwd=folder,
+                       preexec_fn=_cores_allowed) as served:
         _crashed(served.process)
     assert _cores(folder) == []
 

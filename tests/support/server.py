@@ -20,6 +20,9 @@ import httpx2
 import uvicorn
 from fastapi import FastAPI
 
+from tests.support.api import thresholds_for_tests
+from tests.support.thresholds import TEST_FMR
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -31,6 +34,15 @@ def inherited_environment() -> dict[str, str]:
     """This process's environment without its ``OPTINFACE_*`` variables: a child process runs
     with the settings its test gives it, never with the developer's or the CI's own."""
     return {k: v for k, v in os.environ.items() if not k.startswith("OPTINFACE_")}
+
+
+def serve_environment(root: Path, **extra: str) -> dict[str, str]:
+    """The settings of a test deployment that ``optinface serve`` runs in a child process:
+    this test's thresholds (written under ``root`` where the calibrated ones are absent), demo
+    mode (placeholder accountability), output as wide as a log keeps it; ``extra`` beside."""
+    return {"OPTINFACE_THRESHOLDS_PATH": str(thresholds_for_tests(root)),
+            "OPTINFACE_MATCH_FMR": str(TEST_FMR), "OPTINFACE_DEMO_MODE": "true",
+            "COLUMNS": "200", **extra}
 
 
 def healthy(url: str, *, verify: ssl.SSLContext | bool = True) -> bool:
