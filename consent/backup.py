@@ -24,6 +24,7 @@ backup is never written inside the data directory, the key store or the witness 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -39,7 +40,7 @@ from sqlalchemy import JSON, Connection, create_engine, update
 from sqlalchemy.exc import DBAPIError
 
 from optinface.consent.audit import event_leaf
-from optinface.consent.db import read_only_uri, sqlite_file
+from optinface.consent.db import read_only_uri, sqlite_file, sqlite_primary_code
 from optinface.consent.deployment import require_deployment
 from optinface.consent.errors import DataDirUnusable, InvalidRequest, KeyStoreUnusable
 from optinface.consent.key_check import differing, store_check_values
@@ -103,6 +104,7 @@ def _write_backup(source: Path, destination: Path, *, now: datetime) -> BackupRe
 
     Raises:
         DataDirUnusable: SQLite cannot copy the ledger (a file that is not a database).
+        OSError: ``destination`` cannot be written (``ENOSPC``: its disk is full).
     """
     target = destination / DATABASE_NAME
     os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE))
@@ -111,7 +113,9 @@ def _write_backup(source: Path, destination: Path, *, now: datetime) -> BackupRe
                 closing(sqlite3.connect(target)) as copy:
             live.backup(copy)  # one step: a consistent snapshot of the last commit
             copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal
-    except sqlite3.Error as error:  # the ledger damaged (not a database), a full disk...
+    except sqlite3.Error as error:  # the ledger damaged (not a database), a disk failing...
+        if sqlite_primary_code(error) == sqlite3.SQLITE_FULL:  # only the copy is written to
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(destination)) from error
         raise DataDirUnusable(f"the ledger cannot be copied: {type(error).__name__}: {error};"
                               " nothing was backed up") from error
     data = target.read_bytes()

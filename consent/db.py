@@ -268,10 +268,14 @@ def _database_says(error: BaseException, sqlite_codes: Collection[int],
         return False
     original = error.orig
     if isinstance(original, sqlite3.Error):
-        # An extended code (SQLITE_CORRUPT_INDEX, SQLITE_IOERR_WRITE...) keeps its primary code
-        # in the low byte.
-        return (getattr(original, "sqlite_errorcode", 0) & 0xFF) in sqlite_codes
+        return sqlite_primary_code(original) in sqlite_codes
     return getattr(original, "sqlstate", None) in sqlstates
+
+
+def sqlite_primary_code(error: sqlite3.Error) -> int:
+    """SQLite's primary result code of ``error``: an extended code (SQLITE_CORRUPT_INDEX,
+    SQLITE_IOERR_WRITE...) keeps it in its low byte."""
+    return getattr(error, "sqlite_errorcode", 0) & 0xFF
 
 
 def unreachable_summary(error: BaseException) -> str:

@@ -51,6 +51,7 @@ from tests.support.console import (
 )
 from tests.support.docs import flowing, page
 from tests.support.files import file_bytes
+from tests.support.full_disk import console_on_a_full_disk, small_file_system
 from tests.support.server import free_port, inherited_environment, running
 from tests.support.workers import Worker
 
@@ -936,6 +937,21 @@ def test_a_backup_destination_that_cannot_be_written_is_one_line(
                                  " /proc/optinface-nope: No such file or directory"])
 
 
+def test_a_backup_onto_a_full_disk_is_unwritable_file_in_one_line_leaving_nothing(
+    data_dir: Path, admin: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """SQLite's "database or disk is full" while it writes the copy was ``data_dir_unusable``,
+    "the ledger cannot be copied": the destination's disk, blamed on the ledger."""
+    with small_file_system(tmp_path / "usb") as usb:
+        destination = usb / "backup"
+        code, lines = console(monkeypatch, capsys, "backup", str(destination),
+                              "--data-dir", str(data_dir))
+        assert (code, lines) == (1, [f"refused: unwritable_file: cannot write the backup in"
+                                     f" {destination}: No space left on device"])
+        assert list(usb.iterdir()) == []
+
+
 @pytest.mark.parametrize("kind", ["missing", "file"])
 def test_a_restore_from_a_folder_that_cannot_be_read_is_unreadable_file_in_one_line(
     data_dir: Path, admin: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -980,28 +996,12 @@ def test_a_restore_into_a_data_dir_that_is_a_file_or_cannot_be_made_is_one_line(
                                  " file or directory"])
 
 
-_ON_A_FULL_DISK = (
-    "import resource, sys\n"
-    "from optinface.api.cli.main import run\n"
-    "limit = int(sys.argv.pop(1))\n"
-    "resource.setrlimit(resource.RLIMIT_FSIZE,"
-    " (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))\n"
-    "run()\n")
-
-
-def _on_a_full_disk(limit: int, *args: str) -> subprocess.CompletedProcess[str]:
-    """``optinface ARGS`` in a child process that may write no file past ``limit`` bytes, as
-    on a disk that is full: its writes there fail (``EFBIG``)."""
-    return subprocess.run([sys.executable, "-c", _ON_A_FULL_DISK, str(limit), *args],
-                          capture_output=True, text=True, timeout=120)
-
-
 def test_a_command_on_a_full_disk_is_one_line(data_dir: Path, admin: str) -> None:
     """Each command that opens the deployment writes to the ledger as it opens: SQLite's
     "disk I/O error" past the start's reads (a full disk's "database or disk is full" alike)
     was a traceback. The limit, the size of SQLite's shared-memory file, lets those reads
     through."""
-    child = _on_a_full_disk(32_768, "sweep", "--data-dir", str(data_dir))
+    child = console_on_a_full_disk(32_768, "sweep", "--data-dir", str(data_dir))
     assert (child.returncode, child.stderr.splitlines()) == (1, [
         "error: data_dir_unusable: the ledger's storage failed: OperationalError: disk I/O"
         " error"])
@@ -1019,7 +1019,7 @@ def test_a_restore_that_cannot_write_its_copy_leaves_the_ledger_as_it_was(
     limit = (backup / "optinface.db").stat().st_size // 2
     held = {path: content for path, content in file_bytes(data_dir).items()
             if Path(path).name != "optinface.lock"}  # the lock names the last process to hold it
-    child = _on_a_full_disk(limit, "restore", str(backup), "--data-dir", str(data_dir))
+    child = console_on_a_full_disk(limit, "restore", str(backup), "--data-dir", str(data_dir))
     assert (child.returncode, child.stderr.splitlines()) == (1, [
         f"error: data_dir_unusable: the backup cannot be copied into {data_dir}: File too large;"
         " the ledger is as it was, nothing was replaced"])
