@@ -130,7 +130,8 @@ unreadable_file              400     (CLI only) a file named on the command line
                                      audit verify --against)
 unwritable_file              400     (CLI only) a file or folder named on the command line cannot
                                      be created or written (backup, embed --out, audit export
-                                     --out)
+                                     --out), or the command's own output cannot be written
+                                     whole (a full disk under the file it is redirected to)
 invalid_settings             503     (CLI only) an OPTINFACE_* setting or an option of serve is not
                                      valid (each named with pydantic's reason, never its value)
 address_unavailable          503     (CLI only) serve cannot listen on --host/--port (in use, not

@@ -90,3 +90,10 @@ class UnreadableFile(EngineError):
     """A file named on the command line could not be read from disk."""
 
     code = "unreadable_file"
+
+
+class UnwritableFile(EngineError):
+    """A command's output could not be written whole (a full disk under the file it is
+    redirected to)."""
+
+    code = "unwritable_file"

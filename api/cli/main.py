@@ -26,6 +26,7 @@ from optinface.api.cli import (
     texts,
 )
 from optinface.api.cli.common import refused, require_utf8
+from optinface.api.cli.output import whole_output
 from optinface.api.error_codes import ApiErrorCode, CliErrorCode
 from optinface.api.settings import SettingsRefused, settings_problems
 from optinface.api.tls import TlsFileRefused
@@ -75,7 +76,8 @@ def run() -> None:
     """
     try:
         require_utf8(sys.argv[1:])
-        app()
+        with whole_output():
+            app()
     except (EngineError, ConsentError) as error:
         ended = refused(error.code, error.message)
     except ValidationError as error:

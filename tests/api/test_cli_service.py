@@ -952,6 +952,24 @@ def test_a_backup_onto_a_full_disk_is_unwritable_file_in_one_line_leaving_nothin
         assert list(usb.iterdir()) == []
 
 
+def test_a_commands_output_onto_a_full_disk_is_refused_never_cut_short_in_silence(
+    data_dir: Path, admin: str, tmp_path: Path,
+) -> None:
+    """With ``PYTHONUNBUFFERED=1``, as the container image sets it, Python dropped what a
+    nearly full disk did not take of a command's output: ``register ropa > ropa.md`` ended 0
+    with the record cut at 4 kB."""
+    with small_file_system(tmp_path / "usb") as usb:
+        (usb / "other-files").write_bytes(bytes(12_288))  # one 4 kB page left
+        with (usb / "ropa.md").open("wb") as redirected:
+            child = subprocess.run(
+                [sys.executable, "-m", "optinface.api.cli.main", "register", "ropa", "--format",
+                 "md", "--data-dir", str(data_dir)], stdout=redirected, stderr=subprocess.PIPE,
+                text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, timeout=120)
+    assert (child.returncode, child.stderr.splitlines()) == (1, [
+        "refused: unwritable_file: cannot write the output: No space left on device; what it"
+        " printed is incomplete"])
+
+
 @pytest.mark.parametrize("kind", ["missing", "file"])
 def test_a_restore_from_a_folder_that_cannot_be_read_is_unreadable_file_in_one_line(
     data_dir: Path, admin: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
