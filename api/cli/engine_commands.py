@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from rich.table import Table
 from optinface.api.cli.common import console, refused, say_error
 from optinface.api.error_codes import CliErrorCode
 from optinface.engine.errors import EngineError, ImageTooLarge, UnreadableFile
+from optinface.engine.files import write_private_atomic
 from optinface.engine.manifest import inspect_model, load_manifest
 from optinface.engine.pipeline import Cropped, FacePipeline, ImageResult
 from optinface.engine.settings import EngineSettings
@@ -119,11 +121,13 @@ def embed(
             say_error(f"{outcome.path}: {outcome.result.error.code}: "
                       f"{outcome.result.error.message}")
     if out is not None:
+        # Saved to bytes, not to --out's name, to which numpy would add ".npy" (a folder named
+        # --out was written beside itself as FOLDER.npy); then written whole, readable by the
+        # owner alone, or not at all: a full disk left a file cut short in place of --out.
+        vectors = io.BytesIO()
+        np.save(vectors, _matrix(outcomes, pick, pipeline.embedder.dim), allow_pickle=False)
         try:
-            # Given a name, numpy would add ".npy" to it: a folder named --out was written beside
-            # itself as FOLDER.npy. Given the open file, it writes where --out says or fails.
-            with out.open("wb") as file:
-                np.save(file, _matrix(outcomes, pick, pipeline.embedder.dim))
+            write_private_atomic(out, vectors.getvalue())
         except OSError as error:
             raise refused(CliErrorCode.UNWRITABLE_FILE,
                           f"cannot write {out}: {error.strerror}") from error

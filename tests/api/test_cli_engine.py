@@ -17,6 +17,7 @@ from optinface.engine.decode import BgrImage
 from optinface.engine.samples import encode, group_photo
 from tests.corpus.generate import THIN_SHAPES, large_16_bit_png, thin_png
 from tests.support.console import console
+from tests.support.full_disk import small_file_system
 from tests.support.server import inherited_environment
 
 runner = CliRunner()
@@ -104,6 +105,25 @@ def test_an_out_file_that_cannot_be_written_is_one_line(
     code, lines = console(monkeypatch, capsys, "embed", str(face), "--out", "/proc/nope.npy")
     assert (code, lines) == (1, ["refused: unwritable_file: cannot write /proc/nope.npy:"
                                  " No such file or directory"])
+
+
+def test_vectors_that_a_full_disk_cannot_take_leave_the_out_file_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Six faces' vectors, 12 kB, where 8 kB are free once the old file is emptied: --out was
+    emptied, then left cut at 8 kB, and the line said ``cannot write ...: None``."""
+    group = tmp_path / "group.jpg"
+    group.write_bytes(encode(group_photo()))
+    with small_file_system(tmp_path / "usb") as usb:
+        out = usb / "vectors.npy"
+        out.write_bytes(b"the vectors of the last run")
+        (usb / "other-files").write_bytes(bytes(8_192))  # one 4 kB page left
+        code, lines = console(monkeypatch, capsys, "embed", str(group), "--pick", "all",
+                              "--out", str(out))
+        assert (code, lines) == (1, [f"refused: unwritable_file: cannot write {out}: No space"
+                                     " left on device"])
+        assert out.read_bytes() == b"the vectors of the last run"
+        assert sorted(path.name for path in usb.iterdir()) == ["other-files", "vectors.npy"]
 
 
 def test_embed_writes_out_where_named_and_refuses_a_folder_in_one_line(
