@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from optinface.consent.identifiers import SHA256_PATTERN, CountryCode, OneLine, Words
@@ -386,8 +386,9 @@ class ConsentSettings(EngineSettings):
 
     @model_validator(mode="after")
     def _default_locations(self) -> ConsentSettings:
-        if self.database_url is None:
-            self.database_url = f"sqlite:///{self.data_dir / 'optinface.db'}"
+        if self.database_url is None:  # escaped: a "?" or "%" in a folder's name is no query
+            self.database_url = URL.create(
+                "sqlite", database=str(self.data_dir / "optinface.db")).render_as_string()
         data = self.data_dir.absolute()  # "." has no name to put a suffix on
         if self.key_dir is None:
             self.key_dir = data.with_name(f"{data.name}-keys")

@@ -83,6 +83,23 @@ def admin(data_dir: Path) -> str:
     return printed_secret(output)
 
 
+def test_a_data_dir_named_with_url_characters_keeps_its_ledger_inside(
+    data_dir: Path, tmp_path: Path,
+) -> None:
+    """The default ledger URL was the folder's name pasted in: "?" began its query and "%20"
+    was decoded, so the ledger of ``we#ird?d%20 x`` was made at ``we#ird``, outside the data
+    directory (its lock, its backups and the erasure scans of its files), beside it."""
+    odd = data_dir.with_name("we#ird?d%20 x")
+    code, output = run("keys", "create", "--role", "admin", "--name", "ops",
+                       "--data-dir", str(seeded_for_bootstrap(odd)))
+    assert code == 0, output
+    assert (odd / "optinface.db").is_file()
+    assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith("we")) == [
+        odd.name, f"{odd.name}-keys", f"{odd.name}-witness"]
+    code, output = run("sweep", "--data-dir", str(odd))
+    assert code == 0, output
+
+
 def test_first_admin_key_bootstraps_then_bootstrap_is_refused(data_dir: Path, admin: str) -> None:
     code, output = run(
         "keys", "create", "--role", "admin", "--name", "x", "--data-dir", str(data_dir)
