@@ -155,8 +155,9 @@ placeholder_accountability   503     (CLI only) serve refuses placeholder accoun
 manifest_unreadable          503     (CLI only) the model manifest or thresholds file is unreadable
                                      (thresholds: figures no calibration gives, too)
 key_store_unusable           503     (CLI only) the key store is inside the data directory or
-                                     unusable; or, while the ledger holds data, it lacks one of
-                                     the deployment's keys (none is made again: details.missing),
+                                     the witness folder, or unusable; or, while the ledger holds
+                                     data, it lacks one of the deployment's keys (none is made
+                                     again: details.missing),
                                      holds a damaged one, or one that does not open the ledger's
                                      data (another deployment's)
 key_file_exposed             503     (CLI only) a key file or the key folder is group/world-readable
@@ -175,7 +176,8 @@ write_unfinished             503     a withdrawal (of a consent or a purpose), a
                                      ledger had not kept what it changed (details.kept: their
                                      tables): rolled back, nothing signed, not done; journaled,
                                      so the next start makes it again once the cause is gone
-witness_unusable             503     the audit witness folder cannot be written (at start, or its
+witness_unusable             503     the audit witness folder lies inside the data directory
+                                     (at start), or cannot be written (at start, or its
                                      journal before an act that must be journaled, or the
                                      mark of a challenge answered or a probe consent used:
                                      nothing is changed; or the checkpoint of an act that spent a

@@ -54,7 +54,13 @@ from optinface.consent.subject_acts import CAPTURE
 from optinface.consent.tables import AuditEvent, Ceremony, JsonObject, OneTimeLink, ProbeConsent
 from optinface.consent.witness import pinned_key
 from optinface.engine.documents import json_from
-from optinface.engine.files import PRIVATE_DIR_MODE, PRIVATE_MODE, fsync_directory, shred_path
+from optinface.engine.files import (
+    PRIVATE_DIR_MODE,
+    PRIVATE_MODE,
+    fsync_directory,
+    lies_within,
+    shred_path,
+)
 
 DATABASE_NAME = "optinface.db"
 MANIFEST_NAME = "backup.json"
@@ -144,10 +150,9 @@ def _require_outside(settings: ConsentSettings, destination: Path) -> None:
     (symbolic links resolved): a copy in the data directory is never reached by later erasures
     (they replay only into the live ledger), one beside the keys or the witness defeats keeping
     them apart."""
-    where = destination.resolve()
     for name, folder in (("data directory", settings.data_dir), ("key store", settings.keys_dir),
                          ("witness folder", settings.witness_dir)):
-        if where.is_relative_to(folder.resolve()):
+        if lies_within(destination, folder):
             raise InvalidRequest(f"backup destination {destination} is inside the {name}"
                                  f" {folder}: a backup is kept apart from it",
                                  details={"problem": "inside_" + name.replace(" ", "_")})

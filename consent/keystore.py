@@ -41,6 +41,7 @@ from optinface.consent.errors import KeyFileExposed, KeyStoreUnusable, KeyUnavai
 from optinface.consent.settings import ConsentSettings, KeyStoreKind
 from optinface.engine.files import (
     PRIVATE_DIR_MODE,
+    lies_within,
     open_if_exists,
     shred,
     shred_path,
@@ -128,18 +129,20 @@ def _checked(key: bytes | None, what: str) -> bytes | None:
     return key
 
 
-def refuse_inside(key_dir: Path, data_dir: Path) -> None:
-    """A key store inside the data directory would travel with every copy of the data.
+def refuse_where_copied(settings: ConsentSettings) -> None:
+    """A key store inside the data directory would travel with every copy of the data; inside
+    the witness folder, which reviewers copy, with every copy of the witness.
 
     Raises:
-        KeyStoreUnusable: ``key_dir`` is the data directory or lies under it.
+        KeyStoreUnusable: the key directory is one of them or lies under one.
     """
-    keys, data = key_dir.resolve(), data_dir.resolve()
-    if keys == data or data in keys.parents:
-        raise KeyStoreUnusable(
-            f"the key directory {key_dir} lies inside the data directory {data_dir}: "
-            "a copy of the data would carry its keys; set OPTINFACE_KEY_DIR elsewhere",
-            details={"key_dir": str(key_dir)})
+    for name, folder, copied in (("data directory", settings.data_dir, "the data"),
+                                 ("witness folder", settings.witness_dir, "the witness")):
+        if lies_within(settings.keys_dir, folder):
+            raise KeyStoreUnusable(
+                f"the key directory {settings.keys_dir} lies inside the {name} {folder}: a"
+                f" copy of {copied} would carry its keys; set OPTINFACE_KEY_DIR elsewhere",
+                details={"key_dir": str(settings.keys_dir)})
 
 
 class FileKeyStore:
@@ -358,7 +361,7 @@ def _configured(settings: ConsentSettings, *, create: bool) -> KeyStore:
         from optinface.consent.pkcs11_store import Pkcs11KeyStore  # only where configured
 
         return Pkcs11KeyStore.from_settings(settings)
-    refuse_inside(settings.keys_dir, settings.data_dir)
+    refuse_where_copied(settings)
     return FileKeyStore(settings.keys_dir, create=create)
 
 

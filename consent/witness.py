@@ -34,7 +34,7 @@ from pathlib import Path
 
 from optinface.consent.errors import WitnessUnusable
 from optinface.consent.notes import Verifier
-from optinface.engine.files import fsync_directory
+from optinface.engine.files import fsync_directory, lies_within
 
 logger = logging.getLogger(__name__)
 
@@ -283,6 +283,21 @@ def survey(directory: Path, newest: Signed | None) -> Found:
         return Found(pinned=pinned)
     return Found(pinned=pinned, newest=newest.size,
                  held=holds(directory, size=newest.size, note=newest.note))
+
+
+def refuse_inside(directory: Path, data_dir: Path) -> None:
+    """A witness folder inside the data directory goes with every copy of the data: a disk
+    snapshot restored brings its checkpoints and erasure journal back with the ledger, and the
+    people erased since with them; whoever holds the data holds both, to truncate together.
+
+    Raises:
+        WitnessUnusable: ``directory`` is the data directory or lies under it.
+    """
+    if lies_within(directory, data_dir):
+        raise WitnessUnusable(
+            f"the witness folder {directory} lies inside the data directory {data_dir}: a copy"
+            " of the data would carry it; set OPTINFACE_AUDIT_WITNESS_DIR elsewhere",
+            details={"path": str(directory)})
 
 
 def refuse_for_a_new_ledger(directory: Path, *, witnessed: int) -> None:

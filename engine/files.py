@@ -18,6 +18,12 @@ PRIVATE_DIR_MODE = 0o700  # folders of keys and vectors: nobody else may even li
 _SHRED_CHUNK = 16 * 1024 * 1024
 
 
+def lies_within(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies under it, symbolic links resolved: then every
+    copy of ``folder`` carries it."""
+    return path.resolve().is_relative_to(folder.resolve())
+
+
 def write_private_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one.
 

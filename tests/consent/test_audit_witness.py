@@ -254,6 +254,25 @@ def test_after_a_rollback_the_witness_takes_no_checkpoint_of_the_sizes_it_abando
     assert witness.witnessed_of_the_log() == witness.latest_size() == 31
 
 
+@pytest.mark.parametrize("inside", ["itself", "beneath", "through-a-link"])
+def test_a_witness_folder_inside_the_data_directory_is_refused_before_anything_is_written(
+    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock, tmp_path: Path,
+    inside: str,
+) -> None:
+    """It went with every copy of the data: a disk snapshot restored brought the checkpoints
+    and the erasure journal back with the ledger, and the people erased since with them."""
+    folder = {"itself": settings.data_dir, "beneath": settings.data_dir / "witness",
+              "through-a-link": tmp_path / "witness-link"}[inside]
+    if inside == "through-a-link":
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        folder.symlink_to(settings.data_dir, target_is_directory=True)
+    unsafe = settings.model_copy(update={"audit_witness_dir": folder})
+    with pytest.raises(WitnessUnusable) as refused:
+        OptinFace.open(unsafe, pipeline=pipeline, clock=clock)
+    assert "lies inside the data directory" in refused.value.message
+    assert not settings.keys_dir.exists() and not (settings.data_dir / "witness").exists()
+
+
 @pytest.mark.parametrize("ledger", ["deleted", "another"])
 def test_a_ledger_with_no_event_beside_a_witnessed_log_is_refused(
     settings: ConsentSettings, clock: FakeClock, open_service: Callable[[], OptinFace],

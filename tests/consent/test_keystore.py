@@ -56,6 +56,17 @@ def test_a_key_directory_inside_the_data_directory_is_refused(
     assert not (settings.data_dir / inside / "signing.key").exists()
 
 
+def test_a_key_directory_inside_the_witness_folder_is_refused(
+    settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock,
+) -> None:
+    """Reviewers copy the witness folder (``rsync``, ``cp -rn``): the keys would go with it."""
+    unsafe = settings.model_copy(update={"key_dir": settings.witness_dir / "keys"})
+    with pytest.raises(KeyStoreUnusable) as refused:
+        OptinFace.open(unsafe, pipeline=pipeline, clock=clock)
+    assert "lies inside the witness folder" in refused.value.message
+    assert not (settings.witness_dir / "keys" / "signing.key").exists()
+
+
 @pytest.mark.parametrize("mode", [0o640, 0o604, 0o644])
 def test_a_key_file_readable_by_others_is_refused_at_load(
     settings: ConsentSettings, mode: int, open_service: Callable[[], OptinFace],
