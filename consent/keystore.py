@@ -129,7 +129,7 @@ def _checked(key: bytes | None, what: str) -> bytes | None:
     return key
 
 
-def refuse_where_copied(settings: ConsentSettings) -> None:
+def _refuse_where_copied(settings: ConsentSettings) -> None:
     """A key store inside the data directory would travel with every copy of the data; inside
     the witness folder, which reviewers copy, with every copy of the witness.
 
@@ -361,7 +361,7 @@ def _configured(settings: ConsentSettings, *, create: bool) -> KeyStore:
         from optinface.consent.pkcs11_store import Pkcs11KeyStore  # only where configured
 
         return Pkcs11KeyStore.from_settings(settings)
-    refuse_where_copied(settings)
+    _refuse_where_copied(settings)
     return FileKeyStore(settings.keys_dir, create=create)
 
 

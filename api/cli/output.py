@@ -47,7 +47,8 @@ class _WholeWrites(io.RawIOBase):
             BrokenPipeError: the reader is gone (left as it is).
             UnwritableFile: the file takes no more (a full disk), or cannot be written.
         """
-        pending = memoryview(data).cast("B")
+        given = memoryview(data).cast("B")
+        pending = given
         try:
             while pending:
                 pending = pending[os.write(self._descriptor, pending):]
@@ -56,7 +57,7 @@ class _WholeWrites(io.RawIOBase):
         except OSError as error:
             raise UnwritableFile(f"cannot write the output: {error.strerror}; what it printed"
                                  " is incomplete") from error
-        return len(memoryview(data).cast("B"))
+        return len(given)
 
 
 @contextmanager
