@@ -248,7 +248,7 @@ def _open_keys(settings: ConsentSettings, db: Database, *, require_witness: bool
     the operator adopts (:mod:`consent.witness_binding`). ``require_witness``,
     ``adopt_witness``: see :meth:`OptinFace.open`.
     """
-    witness.refuse_inside(settings.witness_dir, settings.data_dir)
+    witness.refuse_entangled(settings.witness_dir, settings.data_dir)
     witnessed = witness.latest_witnessed(settings.witness_dir)  # first: a worker may commit now
     newest = newest_signed_checkpoint(db)
     needed = keys_needed(db, witness_dir=settings.witness_dir, signed=newest is not None)

@@ -285,18 +285,25 @@ def survey(directory: Path, newest: Signed | None) -> Found:
                  held=holds(directory, size=newest.size, note=newest.note))
 
 
-def refuse_inside(directory: Path, data_dir: Path) -> None:
-    """A witness folder inside the data directory goes with every copy of the data: a disk
-    snapshot restored brings its checkpoints and erasure journal back with the ledger, and the
-    people erased since with them; whoever holds the data holds both, to truncate together.
+def refuse_entangled(directory: Path, data_dir: Path) -> None:
+    """The witness folder and the data directory are kept apart, each way. A witness inside the
+    data goes with every copy of it: a disk snapshot restored brings its checkpoints and
+    erasure journal back with the ledger, and the people erased since with them; whoever holds
+    the data holds both, to truncate together. Data inside the witness goes to whoever copies
+    the witness, as reviewers do: the ledger, its people's records with it.
 
     Raises:
-        WitnessUnusable: ``directory`` is the data directory or lies under it.
+        WitnessUnusable: one lies inside the other (or they are the same folder).
     """
     if lies_within(directory, data_dir):
         raise WitnessUnusable(
             f"the witness folder {directory} lies inside the data directory {data_dir}: a copy"
             " of the data would carry it; set OPTINFACE_AUDIT_WITNESS_DIR elsewhere",
+            details={"path": str(directory)})
+    if lies_within(data_dir, directory):
+        raise WitnessUnusable(
+            f"the data directory {data_dir} lies inside the witness folder {directory}: a copy"
+            " of the witness would carry the ledger; set OPTINFACE_AUDIT_WITNESS_DIR elsewhere",
             details={"path": str(directory)})
 
 

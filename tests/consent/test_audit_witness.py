@@ -254,22 +254,25 @@ def test_after_a_rollback_the_witness_takes_no_checkpoint_of_the_sizes_it_abando
     assert witness.witnessed_of_the_log() == witness.latest_size() == 31
 
 
-@pytest.mark.parametrize("inside", ["itself", "beneath", "through-a-link"])
-def test_a_witness_folder_inside_the_data_directory_is_refused_before_anything_is_written(
+@pytest.mark.parametrize("inside", ["itself", "beneath", "through-a-link", "holding-it"])
+def test_a_witness_folder_entangled_with_the_data_directory_is_refused_before_anything(
     settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock, tmp_path: Path,
     inside: str,
 ) -> None:
-    """It went with every copy of the data: a disk snapshot restored brought the checkpoints
-    and the erasure journal back with the ledger, and the people erased since with them."""
+    """Inside the data, it went with every copy of it: a disk snapshot restored brought the
+    checkpoints and the erasure journal back with the ledger, and the people erased since with
+    them. Holding the data, it gave the ledger to whoever copies the witness."""
     folder = {"itself": settings.data_dir, "beneath": settings.data_dir / "witness",
-              "through-a-link": tmp_path / "witness-link"}[inside]
+              "through-a-link": tmp_path / "witness-link",
+              "holding-it": settings.data_dir.parent}[inside]
     if inside == "through-a-link":
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         folder.symlink_to(settings.data_dir, target_is_directory=True)
     unsafe = settings.model_copy(update={"audit_witness_dir": folder})
     with pytest.raises(WitnessUnusable) as refused:
         OptinFace.open(unsafe, pipeline=pipeline, clock=clock)
-    assert "lies inside the data directory" in refused.value.message
+    assert ("lies inside the witness folder" if inside == "holding-it"
+            else "lies inside the data directory") in refused.value.message
     assert not settings.keys_dir.exists() and not (settings.data_dir / "witness").exists()
 
 
