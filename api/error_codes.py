@@ -176,8 +176,9 @@ write_unfinished             503     a withdrawal (of a consent or a purpose), a
                                      ledger had not kept what it changed (details.kept: their
                                      tables): rolled back, nothing signed, not done; journaled,
                                      so the next start makes it again once the cause is gone
-witness_unusable             503     the audit witness folder lies inside the data directory
-                                     (at start), or cannot be written (at start, or its
+witness_unusable             503     the audit witness folder lies inside the data directory,
+                                     holds it, or may be written by any user (at start), or
+                                     cannot be written (at start, or its
                                      journal before an act that must be journaled, or the
                                      mark of a challenge answered or a probe consent used:
                                      nothing is changed; or the checkpoint of an act that spent a

@@ -69,7 +69,7 @@ from sqlalchemy.orm import Session
 from optinface.consent import log_clock
 from optinface.consent.errors import ConsentError, WitnessUnusable
 from optinface.consent.witness import write_once
-from optinface.engine.files import fsync_directory
+from optinface.engine.files import PUBLISHED_DIR_MODE, fsync_directory
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def marks_begin(witness_dir: Path, at: datetime) -> None:
     """
     folder = witness_dir / MARKS_FROM
     if not folder.is_dir():
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=PUBLISHED_DIR_MODE, parents=True, exist_ok=True)
         fsync_directory(witness_dir)
     instant = at.astimezone(UTC)
     write_once(folder / instant.strftime(_STAMP), instant.isoformat() + "\n")
@@ -207,6 +207,6 @@ def _write_mark(path: Path) -> bool:
     """Create the mark at ``path`` durably, its folders first; False when it exists."""
     for folder in (path.parent.parent, path.parent):
         if not folder.is_dir():
-            folder.mkdir(exist_ok=True)
+            folder.mkdir(mode=PUBLISHED_DIR_MODE, exist_ok=True)
             fsync_directory(folder.parent)
     return write_once(path, "")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import stat
 import threading
 import time
 from contextlib import suppress
@@ -34,7 +35,12 @@ from pathlib import Path
 
 from optinface.consent.errors import WitnessUnusable
 from optinface.consent.notes import Verifier
-from optinface.engine.files import fsync_directory, lies_within
+from optinface.engine.files import (
+    PUBLISHED_DIR_MODE,
+    PUBLISHED_MODE,
+    fsync_directory,
+    lies_within,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +56,7 @@ SUFFIX = ".note"
 
 def _write_durably(path: Path, text: str) -> None:
     """``path`` holds ``text``, on disk (a folder that takes no write raises ``OSError``)."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PUBLISHED_MODE)
     with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
         stream.write(text)
         stream.flush()
@@ -130,7 +136,7 @@ def _make_shards(directory: Path, size: int) -> None:
         missing.append(index)
         index -= 1
     for index in reversed(missing):
-        _shard(directory, index).mkdir(exist_ok=True)
+        _shard(directory, index).mkdir(mode=PUBLISHED_DIR_MODE, exist_ok=True)
     if missing:
         fsync_directory(directory / CHECKPOINTS)
 
@@ -285,6 +291,27 @@ def survey(directory: Path, newest: Signed | None) -> Found:
                  held=holds(directory, size=newest.size, note=newest.note))
 
 
+def refuse_writable_by_others(directory: Path) -> None:
+    """Refuse a witness whose folders any user of the machine may write (``o+w``, what a umask
+    of 000 made of them): anyone could delete its checkpoints, its marks or its erasure
+    journal, and a restore would then bring back the people erased since. The folder, its
+    folders and theirs are checked (the files lie a level below, so the check lists no file).
+
+    Raises:
+        WitnessUnusable: one of those folders may be written by others.
+    """
+    level, folders = [directory], [directory]
+    for _ in range(2):
+        level = [Path(entry.path) for folder in level for entry in os.scandir(folder)
+                 if entry.is_dir(follow_symlinks=False)]
+        folders += level
+    for folder in folders:
+        if folder.stat().st_mode & stat.S_IWOTH:
+            raise WitnessUnusable(
+                f"witness folder {folder} may be written by any user of this machine: remove"
+                " that right (chmod o-w) from it and its folders", details={"path": str(folder)})
+
+
 def refuse_entangled(directory: Path, data_dir: Path) -> None:
     """The witness folder and the data directory are kept apart, each way. A witness inside the
     data goes with every copy of it: a disk snapshot restored brings its checkpoints and
@@ -377,7 +404,9 @@ class Witness:
             WitnessUnusable: The folder cannot be written, or pins another key.
         """
         try:
-            (self.directory / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+            for folder in (self.directory, self.directory / CHECKPOINTS):
+                folder.mkdir(mode=PUBLISHED_DIR_MODE, parents=True, exist_ok=True)
+            refuse_writable_by_others(self.directory)
             write_once(self.directory / VKEY_FILE, verifier.vkey + "\n")
             _write_durably(self.directory / WRITE_CHECK, "taken at the last start\n")
             pinned = pinned_key(self.directory)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 PRIVATE_MODE = 0o600
 PRIVATE_DIR_MODE = 0o700  # folders of keys and vectors: nobody else may even list them
+PUBLISHED_MODE = 0o644  # files others may read, never write: the witness's checkpoints
+PUBLISHED_DIR_MODE = 0o755  # and its folders (a mode mkdir is given, not the umask's 0o777)
 _SHRED_CHUNK = 16 * 1024 * 1024
 
 

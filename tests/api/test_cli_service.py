@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -81,6 +82,30 @@ def admin(data_dir: Path) -> str:
                        "--data-dir", str(seeded_for_bootstrap(data_dir)))
     assert code == 0, output
     return printed_secret(output)
+
+
+def test_a_deployment_made_under_a_umask_of_000_lets_no_one_else_write_or_read_its_data(
+    data_dir: Path,
+) -> None:
+    """Its witness's folders were 0777, writable by any user of the machine. Now 0755 whatever
+    the umask (reviewers read the witness); the data and the keys 0700, their files 0600."""
+    seeded_for_bootstrap(data_dir)
+    made = subprocess.run([sys.executable, "-m", "optinface.api.cli.main", "keys", "create",
+                           "--role", "admin", "--name", "ops", "--data-dir", str(data_dir)],
+                          capture_output=True, text=True, timeout=120, umask=0)
+    assert made.returncode == 0, made.stderr
+    settings = load_settings(data_dir=data_dir)
+    modes = {path: stat.S_IMODE(path.stat().st_mode)
+             for top in (settings.data_dir, settings.keys_dir, settings.witness_dir)
+             for path in (top, *top.rglob("*"))}
+    witness = {path: mode for path, mode in modes.items() if path.is_relative_to(
+        settings.witness_dir)}
+    assert {mode for path, mode in witness.items() if path.is_dir()} == {0o755}
+    assert all(mode & 0o022 == 0 for mode in witness.values()), witness
+    assert {mode for path, mode in modes.items() if path not in witness and path.is_dir()} == {
+        0o700}
+    assert {mode for path, mode in modes.items() if path not in witness
+            and not path.is_dir()} == {0o600}
 
 
 def test_a_data_dir_named_with_url_characters_keeps_its_ledger_inside(

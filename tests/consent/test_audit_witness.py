@@ -254,6 +254,23 @@ def test_after_a_rollback_the_witness_takes_no_checkpoint_of_the_sizes_it_abando
     assert witness.witnessed_of_the_log() == witness.latest_size() == 31
 
 
+@pytest.mark.parametrize("folder", [".", "checkpoints", "checkpoints/00000000"])
+def test_a_witness_folder_any_user_may_write_is_refused_at_start(
+    settings: ConsentSettings, open_service: Callable[[], OptinFace], folder: str,
+) -> None:
+    """A umask of 000 made the witness's folders 0777: any user of the machine could delete
+    its checkpoints, its marks or its erasure journal, and a restore would then bring back the
+    people erased since."""
+    open_service().close()
+    loose = settings.witness_dir / folder
+    loose.chmod(0o777)
+    with pytest.raises(WitnessUnusable) as refused:
+        open_service()
+    assert refused.value.details["path"] == str(loose)
+    loose.chmod(0o755)
+    open_service().close()
+
+
 @pytest.mark.parametrize("inside", ["itself", "beneath", "through-a-link", "holding-it"])
 def test_a_witness_folder_entangled_with_the_data_directory_is_refused_before_anything(
     settings: ConsentSettings, pipeline: FacePipeline, clock: FakeClock, tmp_path: Path,
