@@ -291,7 +291,7 @@ def survey(directory: Path, newest: Signed | None) -> Found:
                  held=holds(directory, size=newest.size, note=newest.note))
 
 
-def refuse_writable_by_others(directory: Path) -> None:
+def _refuse_writable_by_others(directory: Path) -> None:
     """Refuse a witness whose folders any user of the machine may write (``o+w``, what a umask
     of 000 made of them): anyone could delete its checkpoints, its marks or its erasure
     journal, and a restore would then bring back the people erased since. The folder, its
@@ -397,16 +397,17 @@ class Witness:
         self._trying = threading.Lock()
 
     def pin(self, verifier: Verifier) -> None:
-        """Pin ``verifier`` at first start; refuse a folder that pins another key, or that
-        takes no write (:data:`WRITE_CHECK`).
+        """Pin ``verifier`` at first start; refuse a folder that pins another key, that takes
+        no write (:data:`WRITE_CHECK`), or that others may write.
 
         Raises:
-            WitnessUnusable: The folder cannot be written, or pins another key.
+            WitnessUnusable: The folder cannot be written, pins another key, or any user may
+                write it.
         """
         try:
             for folder in (self.directory, self.directory / CHECKPOINTS):
                 folder.mkdir(mode=PUBLISHED_DIR_MODE, parents=True, exist_ok=True)
-            refuse_writable_by_others(self.directory)
+            _refuse_writable_by_others(self.directory)
             write_once(self.directory / VKEY_FILE, verifier.vkey + "\n")
             _write_durably(self.directory / WRITE_CHECK, "taken at the last start\n")
             pinned = pinned_key(self.directory)
