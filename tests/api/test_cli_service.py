@@ -37,6 +37,7 @@ from optinface.api.cli.serve import (
 )
 from optinface.api.cli.servers import Server, serve_together, server_config
 from optinface.api.settings import load_settings
+from optinface.consent.lock import LOCK_FILE
 from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
 from optinface.consent.witness import latest_witnessed, pinned_key
@@ -1067,6 +1068,13 @@ def test_a_command_on_a_full_disk_is_one_line(data_dir: Path, admin: str) -> Non
         " error"])
 
 
+def _held_files(data_dir: Path) -> dict[str, bytes]:
+    """Every file of ``data_dir`` and its bytes but the lock's, which names the last process to
+    hold it."""
+    return {path: content for path, content in file_bytes(data_dir).items()
+            if Path(path).name != LOCK_FILE}
+
+
 def test_a_restore_that_cannot_write_its_copy_leaves_the_ledger_as_it_was(
     data_dir: Path, admin: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -1077,14 +1085,12 @@ def test_a_restore_that_cannot_write_its_copy_leaves_the_ledger_as_it_was(
     where it stood, and a traceback."""
     backup = _backed_up(data_dir, tmp_path / "backup", monkeypatch, capsys)
     limit = (backup / "optinface.db").stat().st_size // 2
-    held = {path: content for path, content in file_bytes(data_dir).items()
-            if Path(path).name != "optinface.lock"}  # the lock names the last process to hold it
+    held = _held_files(data_dir)
     child = console_on_a_full_disk(limit, "restore", str(backup), "--data-dir", str(data_dir))
     assert (child.returncode, child.stderr.splitlines()) == (1, [
         f"error: data_dir_unusable: the backup cannot be copied into {data_dir}: File too large;"
         " the ledger is as it was, nothing was replaced"])
-    assert {path: content for path, content in file_bytes(data_dir).items()
-            if Path(path).name != "optinface.lock"} == held
+    assert _held_files(data_dir) == held
     code, lines = console(monkeypatch, capsys, "audit", "verify", "--data-dir", str(data_dir))
     assert code == 0, lines
 
