@@ -86,6 +86,14 @@ def passkey_log_in(page: Any, credentials: list[dict[str, Any]]) -> Any:
     return cdp
 
 
+def follow(page: Any, selector: str) -> None:
+    """Click what opens another page and return once that page has loaded. A click returns when
+    it is dispatched: a count or a text read at once may read the page being left (a link to
+    the receipts counted none; a filter form read the unfiltered count)."""
+    with page.expect_navigation():
+        page.click(selector)
+
+
 def localhost(url: str) -> str:
     """WebAuthn needs a domain for the relying party id: localhost, never an IP address."""
     return url.replace("127.0.0.1", "localhost")

@@ -27,6 +27,7 @@ from tests.api.browser import (
     WIDTHS,
     check_page,
     chromium_page,
+    follow,
     localhost,
     passkey_log_in,
     virtual_authenticator,
@@ -95,7 +96,7 @@ def test_volunteer_consents_stops_one_use_of_two_and_keeps_every_receipt(
         page.goto("/portal")
         uses = page.locator("#consents ul.uses button").all_inner_texts()
         assert uses == ["Stop using my face for Study A"]  # Study B stopped, Study A kept
-        page.click("nav.areas >> text=My receipts")
+        follow(page, "nav.areas >> text=My receipts")
         assert page.locator("#receipts article").count() == 2
         check_page(page, "portal-receipts")
 

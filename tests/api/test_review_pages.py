@@ -21,7 +21,7 @@ from optinface.api.app import create_app
 from optinface.api.cli.main import app as cli
 from optinface.api.settings import ApiSettings
 from optinface.consent.service import OptinFace
-from tests.api.browser import PHONE, WIDTHS, check_page, chromium_page
+from tests.api.browser import PHONE, WIDTHS, check_page, chromium_page, follow
 from tests.support.api import World, auth
 from tests.support.server import running
 
@@ -69,11 +69,11 @@ def test_reviewer_answers_the_four_questions_from_the_pages(
         check_page(page, "review")
 
         # 1. Who searched for this subject in the last week, and when?
-        page.click("text=The whole access log, filtered")
+        follow(page, "text=The whole access log, filtered")
         page.fill("input[name=subject]", searched)
         page.select_option("select[name=action]", "identify")
         page.fill("input[name=since]", (today - timedelta(days=7)).isoformat())
-        page.click("#filters button[type=submit]")
+        follow(page, "#filters button[type=submit]")
         assert "2 events match" in page.inner_text("#log-count")
         rows = page.locator("#access-log tbody tr")
         assert rows.count() == 2
@@ -88,7 +88,7 @@ def test_reviewer_answers_the_four_questions_from_the_pages(
         check_page(page, "review-subject")
 
         # 2. How many searches per purpose per day?
-        page.click("nav.areas >> text=Searches per day")
+        follow(page, "nav.areas >> text=Searches per day")
         table = page.locator("#search-table")
         header = table.locator("thead th").all_inner_texts()
         assert "Study A" in header
@@ -103,7 +103,7 @@ def test_reviewer_answers_the_four_questions_from_the_pages(
         check_page(page, "review-searches")
 
         # 3. Which erasures happened this month? 4. Do their receipts verify?
-        page.click("nav.areas >> text=Erasures")
+        follow(page, "nav.areas >> text=Erasures")
         assert "Every receipt verifies with the published key." in page.inner_text("#erasures")
         check_page(page, "review-erasures")
         key = page.request.get("/.well-known/optinface-keys.json").json()["keys"][0]["public_key"]
@@ -125,10 +125,10 @@ def test_the_dashboard_reads_in_french(base_url: str, world: World) -> None:
         _log_in(page, world)
         assert page.inner_text("h1") == "Vérification de conformité"
         assert page.get_attribute("html", "lang") == "fr"
-        page.click("nav.areas >> text=Journal des accès")
+        follow(page, "nav.areas >> text=Journal des accès")
         assert "événements" in page.inner_text("#log-count")
         check_page(page, "review-log-fr")
-        page.click("text=English")  # the switch
+        follow(page, "text=English")  # the switch
         assert "events match" in page.inner_text("#log-count")
         page.goto("/review")
         assert page.inner_text("h1") == "Compliance review"  # the choice is remembered
