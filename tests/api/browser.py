@@ -87,11 +87,16 @@ def passkey_log_in(page: Any, credentials: list[dict[str, Any]]) -> Any:
 
 
 def follow(page: Any, selector: str) -> None:
-    """Click what opens another page and return once that page has loaded. A click returns when
-    it is dispatched: a count or a text read at once may read the page being left (a link to
-    the receipts counted none; a filter form read the unfiltered count)."""
-    with page.expect_navigation():
+    """Click what opens another page; return once that page has loaded, failing with what the
+    server said if it refused it. A click waits only for a navigation the browser has begun
+    when it returns: on a busy machine it may not have, and a count read at once reads the page
+    being left (CI once counted 0 of 2 receipts). A refusal is a page of its own at the same
+    address, which a count would read as no match."""
+    with page.expect_navigation() as navigation:
         page.click(selector)
+    answer = navigation.value
+    assert answer is not None and answer.ok, (
+        f"{selector} opened {page.url}: {answer and answer.status}: {page.inner_text('main')}")
 
 
 def localhost(url: str) -> str:
