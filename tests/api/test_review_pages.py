@@ -82,7 +82,7 @@ def test_reviewer_answers_the_four_questions_from_the_pages(
             assert "researcher" in row and "Study A" in row and "candidates for review" in row
             assert str(today.year) in row  # a readable local time, with its zone
         check_page(page, "review-log")
-        page.locator("#access-log tbody tr").first.locator("a.id-link").first.click()
+        follow(page, "#access-log tbody tr >> nth=0 >> a.id-link >> nth=0")
         assert "Searches that returned this volunteer" in page.inner_text("#searches-for-subject")
         assert page.locator("#searches-for-subject tbody tr").count() == 2
         check_page(page, "review-subject")
@@ -110,7 +110,7 @@ def test_reviewer_answers_the_four_questions_from_the_pages(
         with page.expect_download() as month:
             page.click("text=Download these receipts (JSON)")
         assert _verify(Path(month.value.path()), key) == 0
-        page.locator("#erasures a", has_text="View and verify").last.click()
+        follow(page, "#erasures a:has-text('View and verify') >> nth=-1")
         assert "This receipt verifies" in page.inner_text("#verdict")
         with page.expect_download() as single:
             page.click("text=Download receipt")
