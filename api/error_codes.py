@@ -139,7 +139,10 @@ address_unavailable          503     (CLI only) serve cannot listen on --host/--
 server_unreachable           503     (CLI only) no server answers at --url (bench, demo)
 bench_failed                 503     (CLI only) the server under bench refused a setup step or a
                                      measured call, or its own server never came up
-data_dir_in_use              409     (CLI only) a running server has the data directory open
+data_dir_in_use              409     (CLI only) a running server has the data directory open,
+                                     or a process outside optinface held the SQLite ledger
+                                     locked past the wait (a sqlite3 shell's exclusive
+                                     transaction)
 file_exists                  409     (CLI only) audit export --out names a file that exists: it
                                      is left as it is unless --force replaces it
 log_not_as_witnessed         409     (CLI only) audit reseal: the log is not, or was at a start

@@ -40,7 +40,13 @@ from sqlalchemy import JSON, Connection, create_engine, update
 from sqlalchemy.exc import DBAPIError
 
 from optinface.consent.audit import event_leaf
-from optinface.consent.db import read_only_uri, sqlite_file, sqlite_primary_code
+from optinface.consent.db import (
+    BUSY_TIMEOUT_MS,
+    ledger_locked,
+    read_only_uri,
+    sqlite_file,
+    sqlite_primary_code,
+)
 from optinface.consent.deployment import require_deployment
 from optinface.consent.errors import DataDirUnusable, InvalidRequest, KeyStoreUnusable
 from optinface.consent.key_check import differing, store_check_values
@@ -82,14 +88,20 @@ def _database(settings: ConsentSettings) -> Path:
     return database
 
 
-def backup(settings: ConsentSettings, destination: Path, *, now: datetime) -> BackupReport:
+def backup(settings: ConsentSettings, destination: Path, *, now: datetime,
+           lock_wait_ms: int = BUSY_TIMEOUT_MS) -> BackupReport:
     """Copy the live ledger into ``destination`` (a new or empty folder), without keys.
+
+    ``lock_wait_ms``: how long to wait for a process outside optinface that holds the ledger
+    locked (the server's writes never keep a reader out: the ledger is in WAL mode).
 
     Raises:
         InvalidRequest: not a SQLite ledger, ``destination`` is not empty, or it lies inside
             the data directory, the key store or the witness folder.
         DataDirUnusable: no deployment is there (:func:`consent.deployment.require_deployment`),
             or SQLite cannot copy the ledger; nothing is left in ``destination``.
+        DataDirInUse: the ledger stayed locked for ``lock_wait_ms``; nothing is left in
+            ``destination``.
     """
     source = _database(settings)
     require_deployment(settings)
@@ -99,31 +111,42 @@ def backup(settings: ConsentSettings, destination: Path, *, now: datetime) -> Ba
     if any(destination.iterdir()):
         raise InvalidRequest(f"backup destination {destination} is not empty")
     try:
-        return _write_backup(source, destination, now=now)
+        return _write_backup(source, destination, now=now, lock_wait_ms=lock_wait_ms)
     except BaseException:
         _remove_partial(destination, made=made)
         raise
 
 
-def _write_backup(source: Path, destination: Path, *, now: datetime) -> BackupReport:
+def _write_backup(source: Path, destination: Path, *, now: datetime,
+                  lock_wait_ms: int) -> BackupReport:
     """Copy ``source`` and write the manifest into the empty ``destination``.
+
+    The copy reads in a transaction begun first, waiting at most ``lock_wait_ms`` for its
+    lock: sqlite3's backup, left to take it, retries a locked ledger for ever.
 
     Raises:
         DataDirUnusable: SQLite cannot copy the ledger (a file that is not a database).
+        DataDirInUse: another process held the ledger locked for ``lock_wait_ms``.
         OSError: ``destination`` cannot be written (``ENOSPC``: its disk is full).
     """
     target = destination / DATABASE_NAME
     os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE))
     try:
-        with closing(sqlite3.connect(read_only_uri(source), uri=True)) as live, \
+        with closing(sqlite3.connect(read_only_uri(source), uri=True,
+                                     timeout=lock_wait_ms / 1000)) as live, \
                 closing(sqlite3.connect(target)) as copy:
+            live.execute("BEGIN")
+            live.execute("SELECT count(*) FROM sqlite_master")  # the read lock, waited for
             live.backup(copy)  # one step: a consistent snapshot of the last commit
             copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal
     except sqlite3.Error as error:  # the ledger damaged (not a database), a disk failing...
+        failure = f"{type(error).__name__}: {error}"
         if sqlite_primary_code(error) == sqlite3.SQLITE_FULL:  # only the copy is written to
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(destination)) from error
-        raise DataDirUnusable(f"the ledger cannot be copied: {type(error).__name__}: {error};"
-                              " nothing was backed up") from error
+        if sqlite_primary_code(error) == sqlite3.SQLITE_BUSY:
+            raise ledger_locked(failure) from error
+        raise DataDirUnusable(f"the ledger cannot be copied: {failure}; nothing was backed"
+                              " up") from error
     data = target.read_bytes()
     report = BackupReport(destination=destination, bytes=len(data),
                           sha256=hashlib.sha256(data).hexdigest(), created_at=now)

@@ -50,7 +50,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, sessionmake
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.elements import SQLCoreOperations
 
-from optinface.consent.errors import DataDirUnusable, WriteUnfinished
+from optinface.consent.errors import DataDirInUse, DataDirUnusable, WriteUnfinished
 from optinface.consent.settings import is_in_memory
 from optinface.engine.files import PRIVATE_MODE
 
@@ -218,7 +218,7 @@ LOCK_NOT_AVAILABLE = "55P03"
 """PostgreSQL's lock_not_available: a wait :meth:`Database.bounded_lock_waits` bounds ended."""
 
 
-def lock_wait_ended(error: BaseException) -> bool:
+def lock_wait_ended(error: BaseException) -> TypeGuard[DBAPIError]:
     """Whether ``error`` is a lock wait that ended unserved: PostgreSQL's ``lock_timeout``
     (:data:`LOCK_NOT_AVAILABLE`), or SQLite's busy timeout (``database is locked``: another
     thread of this process holding the write lock past it)."""
@@ -248,9 +248,38 @@ def storage_refusal(error: BaseException) -> DataDirUnusable | None:
     """
     if _database_says(error, DAMAGED_SQLITE_CODES, DAMAGED_SQLSTATES):
         return ledger_unreadable(error)
-    if _database_says(error, FAILING_SQLITE_CODES, FAILING_SQLSTATES):
-        return DataDirUnusable(f"the ledger's storage failed: {failure_summary(error)}")
+    if storage_failing(error):
+        return storage_failed(error)
     return None
+
+
+def storage_failed(error: DBAPIError) -> DataDirUnusable:
+    """The refusal of a ledger whose storage refused a read or a write
+    (:func:`storage_failing`)."""
+    return DataDirUnusable(f"the ledger's storage failed: {failure_summary(error)}")
+
+
+def storage_failing(error: BaseException) -> TypeGuard[DBAPIError]:
+    """Whether ``error`` is the ledger's storage refusing a read or a write (a full disk, an I/O
+    error): a fault of the machine, which says nothing of what the ledger holds."""
+    return _database_says(error, FAILING_SQLITE_CODES, FAILING_SQLSTATES)
+
+
+def start_read_refusal(error: DBAPIError) -> DataDirInUse | DataDirUnusable:
+    """The refusal of a ledger the start could not read: another process holding it locked past
+    the wait, else its storage damaged or failing."""
+    if lock_wait_ended(error):
+        return ledger_locked(failure_summary(error))
+    return ledger_unreadable(error)
+
+
+def ledger_locked(failure: str) -> DataDirInUse:
+    """The refusal of a ledger another process held locked past the wait (``failure``: the
+    database's words), a tool outside optinface since every optinface process takes the data
+    directory's lock first: a SQLite shell in an exclusive transaction, say. For now, and
+    nothing of what the ledger holds."""
+    return DataDirInUse(f"another process holds the ledger locked ({failure}); try again once"
+                        " it lets go")
 
 
 def ledger_unreadable(error: DBAPIError) -> DataDirUnusable:

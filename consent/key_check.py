@@ -33,7 +33,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from optinface.consent import witness
-from optinface.consent.db import Database, ledger_unreadable
+from optinface.consent.db import Database, start_read_refusal
 from optinface.consent.epochs import ledger_epoch
 from optinface.consent.errors import KeyStoreUnusable
 from optinface.consent.identifiers import MAX_INTEGER_COLUMN
@@ -75,6 +75,7 @@ def keys_needed(db: Database, *, witness_dir: Path, signed: bool) -> frozenset[s
 
     Raises:
         DataDirUnusable: the database cannot be read (a file that is not a database).
+        DataDirInUse: another process holds it locked past the wait.
         WitnessUnusable: the witness folder's pinned key cannot be read.
     """
     try:
@@ -84,7 +85,7 @@ def keys_needed(db: Database, *, witness_dir: Path, signed: bool) -> frozenset[s
                     select(AuditEvent.seq).limit(1)).first() is None:
                 return frozenset()
     except DBAPIError as error:
-        raise ledger_unreadable(error) from error
+        raise start_read_refusal(error) from error
     if signed or witness.pinned_key(witness_dir) is not None:
         return LEDGER_KEYS | {CHECKPOINT_KEY_NAME}
     return LEDGER_KEYS
@@ -97,12 +98,13 @@ def newest_signed_checkpoint(db: Database) -> witness.Signed | None:
 
     Raises:
         DataDirUnusable: the database cannot be read.
+        DataDirInUse: another process holds it locked past the wait.
     """
     try:
         with db.engine.connect() as connection:
             return _newest_signed(connection)
     except DBAPIError as error:
-        raise ledger_unreadable(error) from error
+        raise start_read_refusal(error) from error
 
 
 def _newest_signed(connection: Connection) -> witness.Signed | None:

@@ -37,6 +37,7 @@ from optinface.api.cli.common import (
     unreadable,
     verdict_by_exit_status,
 )
+from optinface.api.error_codes import ApiErrorCode
 from optinface.api.settings import ApiSettings, load_settings
 from optinface.consent.audit_verify import (
     NOT_CHECKABLE,
@@ -49,7 +50,16 @@ from optinface.consent.audit_verify import (
     verify_export,
     verify_log,
 )
-from optinface.consent.db import read_only_engine
+from optinface.consent.db import (
+    failure_summary,
+    ledger_locked,
+    lock_wait_ended,
+    read_only_engine,
+    storage_failed,
+    storage_failing,
+    unreachable,
+    unreachable_summary,
+)
 from optinface.consent.deployment import require_data_dir
 from optinface.consent.errors import (
     DataDirUnusable,
@@ -279,7 +289,8 @@ def _check(url: str, verifier: Verifier, known: list[KnownCheckpoint], *,
 
     Raises:
         typer.Exit: it does not (exit 1): the failure line and, after it, the events without a
-            valid keyed seal by sequence number.
+            valid keyed seal by sequence number; the database could not be read for now (exit
+            2, see :func:`_not_read`).
     """
     try:
         engine = read_only_engine(url)
@@ -291,6 +302,8 @@ def _check(url: str, verifier: Verifier, known: list[KnownCheckpoint], *,
             status = chain_status(verify_log(session, verifier=verifier, known=known,
                                              seal_key=seal_key))
     except SQLAlchemyError as error:
+        if (not_read := _not_read(error)) is not None:
+            raise not_read from error
         raise _broken(_broken_line("audit log", None, "the audit tables cannot be read"
                                    f" ({error.__class__.__name__})")) from error
     finally:
@@ -300,6 +313,23 @@ def _check(url: str, verifier: Verifier, known: list[KnownCheckpoint], *,
         raise _broken(where + (f" [{status.reason}]" if status.reason else ""),
                       *_unsealed(status.unsealed, status.unsealed_count))
     return status
+
+
+def _not_read(error: SQLAlchemyError) -> typer.Exit | None:
+    """The refusal (exit 2) of a ledger its database could not read for now, which says
+    nothing of what the log holds: PostgreSQL unreachable, the ledger locked by another process
+    past the wait, its storage failing. Never the verdict BROKEN, which says the log was
+    altered; None for any other failure, which is that verdict (its tables gone, its pages
+    damaged)."""
+    if unreachable(error):
+        code, said = ApiErrorCode.LEDGER_UNAVAILABLE.value, unreachable_summary(error)
+    elif lock_wait_ended(error) or storage_failing(error):
+        refusal = (ledger_locked(failure_summary(error)) if lock_wait_ended(error)
+                   else storage_failed(error))
+        code, said = refusal.code, refusal.message
+    else:
+        return None
+    return refused(code, f"{said}; the log was not checked", exit_code=2)
 
 
 def _unsealed(listed: Sequence[UnsealedEvent | Unsealed], count: int) -> list[str]:

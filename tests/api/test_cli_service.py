@@ -15,7 +15,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,9 @@ from optinface.api.cli.serve import (
 )
 from optinface.api.cli.servers import Server, serve_together, server_config
 from optinface.api.settings import load_settings
+from optinface.consent.backup import DATABASE_NAME
+from optinface.consent.backup import backup as back_up
+from optinface.consent.errors import DataDirInUse
 from optinface.consent.lock import LOCK_FILE
 from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
@@ -54,6 +57,7 @@ from tests.support.console import (
 from tests.support.docs import flowing, page
 from tests.support.files import file_bytes
 from tests.support.full_disk import console_on_a_full_disk, small_file_system
+from tests.support.ledger_lock import held_locked
 from tests.support.server import free_port, inherited_environment, running
 from tests.support.workers import Worker
 
@@ -1114,6 +1118,35 @@ def test_a_backup_of_a_ledger_that_is_not_a_database_is_one_line_leaving_nothing
     assert (list(destination.iterdir()) == []) if existing else not destination.exists()
 
 
+def test_a_backup_of_a_ledger_another_process_holds_locked_waits_then_refuses_leaving_nothing(
+    made_dir: Path, tmp_path: Path
+) -> None:
+    """sqlite3's backup retried a locked ledger for ever: the command never ended, and a
+    backup killed for it left an empty ``optinface.db`` that would pass for one."""
+    destination = tmp_path / "backup"
+    with held_locked(made_dir / DATABASE_NAME), pytest.raises(DataDirInUse) as refusal:
+        back_up(load_settings(data_dir=made_dir), destination, now=datetime.now(UTC),
+                lock_wait_ms=200)
+    assert refusal.value.message == ("another process holds the ledger locked (OperationalError:"
+                                     " database is locked); try again once it lets go")
+    assert not destination.exists()
+
+
+def test_audit_verify_of_a_ledger_another_process_holds_locked_is_not_checked_never_broken(
+    made_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It said ``audit log BROKEN: the audit tables cannot be read``, the verdict of a log
+    altered, of a ledger an operator's ``sqlite3`` shell held for a moment."""
+    with held_locked(made_dir / DATABASE_NAME):
+        code, lines = console(monkeypatch, capsys, "audit", "verify", "--data-dir",
+                              str(made_dir))
+    assert (code, lines) == (2, ["refused: data_dir_in_use: another process holds the ledger"
+                                 " locked (OperationalError: database is locked); try again"
+                                 " once it lets go; the log was not checked"])
+    code, lines = console(monkeypatch, capsys, "audit", "verify", "--data-dir", str(made_dir))
+    assert code == 0, lines
+
+
 @pytest.mark.parametrize("command", [("register",), ("sweep",),
                                      ("serve", "--port", FREE_PORT)])
 def test_a_database_file_that_cannot_be_made_is_one_line(
@@ -1434,6 +1467,22 @@ def test_a_postgresql_ledger_no_server_answers_for_is_one_line_without_the_passw
     assert code == 1 and len(lines) == 1, lines
     assert lines[0].startswith("error: ledger_unavailable: OperationalError: "), lines
     assert "hunter2" not in lines[0]
+
+
+@pytest.mark.parametrize("server", [f"127.0.0.1:{FREE_PORT}", "nowhere.invalid:5432"],
+                         ids=["port-closed", "name-not-resolved"])
+def test_audit_verify_of_a_postgresql_ledger_no_server_answers_for_is_not_checked_never_broken(
+    made_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    server: str,
+) -> None:
+    """It said ``audit log BROKEN``, exit 1, the verdict of a log altered, when the database
+    was down: exit 2, a log that could not be checked."""
+    monkeypatch.setenv("OPTINFACE_DATABASE_URL",
+                       f"postgresql+psycopg://ops:hunter2@{at_run(server)}/optinface")
+    code, lines = console(monkeypatch, capsys, "audit", "verify", "--data-dir", str(made_dir))
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith("error: ledger_unavailable: OperationalError: "), lines
+    assert lines[0].endswith("; the log was not checked") and "hunter2" not in lines[0], lines
 
 
 @pytest.mark.parametrize("command", ["demo", "bench"])

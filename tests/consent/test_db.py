@@ -11,7 +11,9 @@ import pytest
 from sqlalchemy import create_engine, event
 from sqlalchemy.exc import DBAPIError
 
-from optinface.consent.db import lock_wait_ended, make_engine
+from optinface.consent.db import lock_wait_ended, make_engine, start_read_refusal
+from optinface.consent.errors import DataDirInUse, DataDirUnusable
+from tests.support.ledger_lock import held_locked
 
 
 def test_secure_delete_is_on_even_for_a_connection_that_starts_with_it_off(
@@ -54,3 +56,26 @@ def test_a_write_lock_held_past_sqlites_busy_timeout_is_a_lock_wait_that_ended(
         assert not lock_wait_ended(other.value)
     finally:
         waiter.dispose()
+
+
+def test_a_start_that_cannot_read_a_ledger_another_process_holds_says_it_is_in_use(
+    tmp_path: Path,
+) -> None:
+    """The start said ``data_dir_unusable: the ledger cannot be read``, as of a damaged file, of
+    a ledger an operator's ``sqlite3`` shell held for a moment: it is ``data_dir_in_use``, for
+    now; a file that is no database stays ``data_dir_unusable``."""
+    path = tmp_path / "ledger.db"
+    sqlite3.connect(path).close()
+    reader = create_engine(f"sqlite:///{path}", connect_args={"timeout": 0})
+    try:
+        with held_locked(path), reader.connect() as blocked, \
+                pytest.raises(DBAPIError) as locked:
+            blocked.exec_driver_sql("SELECT count(*) FROM sqlite_master")
+        assert isinstance(start_read_refusal(locked.value), DataDirInUse)
+        reader.dispose()
+        path.write_bytes(b"not a database" * 100)
+        with reader.connect() as damaged, pytest.raises(DBAPIError) as unreadable:
+            damaged.exec_driver_sql("SELECT count(*) FROM sqlite_master")
+        assert isinstance(start_read_refusal(unreadable.value), DataDirUnusable)
+    finally:
+        reader.dispose()
