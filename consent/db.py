@@ -326,20 +326,36 @@ def read_only_engine(url: str) -> Engine:
     SQLite is opened with ``mode=ro``: the file is never created, migrated, checkpointed or
     written, and no pragma is set. With no write-ahead log beside it (no server has it open, and
     the last one closed cleanly) it is also ``immutable``, or SQLite would create the ``-shm``
-    file of WAL mode; with one, the server's ``-wal`` and ``-shm`` are read as they are. Other
-    databases get a plain engine: the callers only read.
+    file of WAL mode; with one, the server's ``-wal`` and ``-shm`` are read as they are.
+
+    Each transaction reads one snapshot, as the server's reads do (:func:`make_engine`): ``BEGIN``
+    on SQLite, whose driver would otherwise run each ``SELECT`` on the newest commit, and
+    ``REPEATABLE READ, READ ONLY`` on PostgreSQL. A check that reads the events, then the
+    checkpoint rows, while a server appends would otherwise find a checkpoint past the last
+    event it read, and call the log truncated.
 
     Raises:
         FileNotFoundError: The SQLite file does not exist.
     """
     if make_url(url).get_backend_name() != "sqlite":
-        return _engine(url, pool_pre_ping=True)
-    path = sqlite_file(url)
-    if path is None or not path.is_file():
-        raise FileNotFoundError(path)
-    wal = path.with_name(f"{path.name}-wal")
-    uri = f"{read_only_uri(path)}{'' if wal.exists() else '&immutable=1'}"
-    return _engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
+        engine = _engine(url, pool_pre_ping=True)
+        snapshot = READ_ONLY_PG
+    else:
+        path = sqlite_file(url)
+        if path is None or not path.is_file():
+            raise FileNotFoundError(path)
+        wal = path.with_name(f"{path.name}-wal")
+        uri = f"{read_only_uri(path)}{'' if wal.exists() else '&immutable=1'}"
+        # The driver's own transactions off, so that the BEGIN below is the one that counts.
+        engine = _engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True,
+                                                                      isolation_level=None))
+        snapshot = "BEGIN"
+
+    @event.listens_for(engine, "begin")
+    def _one_snapshot(connection: Connection) -> None:
+        connection.exec_driver_sql(snapshot)
+
+    return engine
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Connection, Engine, event
 from typer.testing import CliRunner
 
 from optinface.api.cli.common import one_line
@@ -32,6 +33,7 @@ from optinface.consent.roles import Role
 from optinface.consent.service import OptinFace
 from optinface.consent.witness import checkpoint_path, pinned_key, witnessed
 from tests.support.api import thresholds_for_tests
+from tests.support.backends import both_backends
 from tests.support.console import console
 from tests.support.files import file_bytes
 
@@ -45,6 +47,10 @@ JSON_COLUMNS = {"subjects", "subject_seals", "details"}  # as sqlite3 returns th
 
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ApiSettings:
+    return _settings(tmp_path, monkeypatch)
+
+
+def _settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ApiSettings:
     monkeypatch.setenv("OPTINFACE_THRESHOLDS_PATH", str(thresholds_for_tests(tmp_path)))
     monkeypatch.setenv("OPTINFACE_MATCH_FMR", "0.0001")
     monkeypatch.setenv("OPTINFACE_AUDIT_CHECKPOINT_EVERY", "10")
@@ -97,6 +103,46 @@ def test_an_untouched_log_verifies(settings: ApiSettings, saved: Path) -> None:
     assert f"audit log OK: {events} events, {signed} signed checkpoints, {outside} outside" \
         in output
     assert "keyed seals: every event's checked with the key store" in output
+
+
+@both_backends
+def test_a_log_checked_while_the_server_appends_is_read_as_one_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str | None
+) -> None:
+    """``audit verify`` read the events, then the checkpoint rows: against a server creating
+    keys it said ``BROKEN at sequence 327: checkpoint row 327 covers 327 events but the log
+    holds 326 (truncated or emptied)`` in 11 runs of 15. Here a checkpoint is appended, and
+    committed, just as the check reads the checkpoint rows: it reads the log as it was."""
+    if database_url is not None:
+        monkeypatch.setenv("OPTINFACE_DATABASE_URL", database_url)
+    settings = _settings(tmp_path, monkeypatch)
+    service = OptinFace.open(settings)
+    appended: list[object] = []
+
+    def append_between_the_reads(_connection: Connection, _cursor: object, statement: str,
+                                 *_: object) -> None:
+        if CHECKPOINT_ROWS_READ in statement and not appended:
+            appended.append("begun")  # the append's own statements pass through here
+            appended.append(service.audit_checkpoint(actor=admin))
+
+    try:
+        admin = service.authenticate(
+            service.create_api_key(actor=None, role=Role.ADMIN, name="root").secret)
+        code, before = verify(settings)
+        assert code == 0, before
+        event.listen(Engine, "before_cursor_execute", append_between_the_reads)
+        try:
+            code, during = verify(settings)
+        finally:
+            event.remove(Engine, "before_cursor_execute", append_between_the_reads)
+    finally:
+        service.close()
+    assert len(appended) == 2 and (code, during) == (0, before)  # the log as the check began
+    assert verify(settings)[1] != before  # the append was committed meanwhile
+
+
+CHECKPOINT_ROWS_READ = "FROM audit_checkpoints ORDER BY audit_checkpoints.seq"
+"""How the check reads the checkpoint rows, after the events (``consent.audit_verify``)."""
 
 
 def test_a_truncated_tail_fails_below_the_witnessed_checkpoint(
