@@ -62,6 +62,7 @@ from optinface.consent.db import (
 )
 from optinface.consent.deployment import require_data_dir
 from optinface.consent.errors import (
+    ConsentError,
     DataDirUnusable,
     InvalidRequest,
     KeyFileExposed,
@@ -321,15 +322,18 @@ def _not_read(error: SQLAlchemyError) -> typer.Exit | None:
     past the wait, its storage failing. Never the verdict BROKEN, which says the log was
     altered; None for any other failure, which is that verdict (its tables gone, its pages
     damaged)."""
+    not_checked = "the log was not checked"
     if unreachable(error):
-        code, said = ApiErrorCode.LEDGER_UNAVAILABLE.value, unreachable_summary(error)
-    elif lock_wait_ended(error) or storage_failing(error):
-        refusal = (ledger_locked(failure_summary(error)) if lock_wait_ended(error)
-                   else storage_failed(error))
-        code, said = refusal.code, refusal.message
+        return refused(ApiErrorCode.LEDGER_UNAVAILABLE,
+                       f"{unreachable_summary(error)}; {not_checked}", exit_code=2)
+    refusal: ConsentError
+    if lock_wait_ended(error):
+        refusal = ledger_locked(failure_summary(error))
+    elif storage_failing(error):
+        refusal = storage_failed(error)
     else:
         return None
-    return refused(code, f"{said}; the log was not checked", exit_code=2)
+    return refused(refusal.code, f"{refusal.message}; {not_checked}", exit_code=2)
 
 
 def _unsealed(listed: Sequence[UnsealedEvent | Unsealed], count: int) -> list[str]:
