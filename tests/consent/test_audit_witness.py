@@ -123,7 +123,7 @@ def test_the_periodic_check_lists_the_witness_folder_before_it_takes_the_ledgers
         waiting = threading.Thread(target=service.witness_audit)
         try:
             waiting.start()
-            listed = eventually(lambda: bool(_FOLDERS_LISTED), within=2.0)
+            listed = eventually(lambda: bool(_FOLDERS_LISTED))
         finally:
             _NOTING.clear()
             held.rollback()
