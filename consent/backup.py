@@ -140,10 +140,10 @@ def _write_backup(source: Path, destination: Path, *, now: datetime,
             live.backup(copy)  # one step: a consistent snapshot of the last commit
             copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal
     except sqlite3.Error as error:  # the ledger damaged (not a database), a disk failing...
-        failure = f"{type(error).__name__}: {error}"
-        if sqlite_primary_code(error) == sqlite3.SQLITE_FULL:  # only the copy is written to
+        code, failure = sqlite_primary_code(error), f"{type(error).__name__}: {error}"
+        if code == sqlite3.SQLITE_FULL:  # only the copy is written to
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(destination)) from error
-        if sqlite_primary_code(error) == sqlite3.SQLITE_BUSY:
+        if code == sqlite3.SQLITE_BUSY:
             raise ledger_locked(failure) from error
         raise DataDirUnusable(f"the ledger cannot be copied: {failure}; nothing was backed"
                               " up") from error

@@ -221,7 +221,8 @@ LOCK_NOT_AVAILABLE = "55P03"
 def lock_wait_ended(error: BaseException) -> TypeGuard[DBAPIError]:
     """Whether ``error`` is a lock wait that ended unserved: PostgreSQL's ``lock_timeout``
     (:data:`LOCK_NOT_AVAILABLE`), or SQLite's busy timeout (``database is locked``: another
-    thread of this process holding the write lock past it)."""
+    thread of this process holding the write lock past it, or a process outside optinface
+    holding the file, :func:`ledger_locked`)."""
     return _database_says(error, (sqlite3.SQLITE_BUSY,), (LOCK_NOT_AVAILABLE,))
 
 
